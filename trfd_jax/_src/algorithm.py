@@ -1,0 +1,308 @@
+"""TRFD-S, Algorithm 1 of the first paper, as pure functions of (problem, state).
+
+* :func:`init` — Step 0: x₀, f(x₀), τ₀, Δ₀, H₀.
+* :func:`gradient_step` — Step 1: the finite-difference gradient g_k and the quasi-Newton
+  update of H_k.
+* :func:`trust_region_step` — Steps 2–4: the subproblem, the trial evaluation, the ratio
+  test ρ_k ≥ α and the coupled updates of the radius Δ and the finite-difference step τ.
+* :func:`step` — one iteration: Step 1 when the previous iteration asked for a gradient,
+  then Steps 2–4.
+* :func:`terminate` — whether the loop must stop (the status is already set by ``step``).
+
+Every evaluation is made through a masked batch (see ``evaluation.py``), so that the same
+code runs one start, or thousands under ``jax.vmap``, with the same count of evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from trfd_jax._src import finite_differences as fd
+from trfd_jax._src.evaluation import evaluate_batch
+from trfd_jax._src.hessian import initial_hessian, update_hessian
+from trfd_jax._src.problem import Problem
+from trfd_jax._src.state import State, StepKind
+from trfd_jax._src.status import Status
+from trfd_jax._src.trust_region_subproblem import model_value, solve_trust_region_subproblem
+
+Array = jax.Array
+
+_INT = jnp.int32
+
+
+# --------------------------------------------------------------------------------------
+# Evaluations and their bookkeeping
+# --------------------------------------------------------------------------------------
+
+
+def _evaluate(
+    problem: Problem, state: State, points: Array, active: Array, counts_for_best: Array
+) -> tuple[Array, State]:
+    """Evaluate the active rows of ``points`` and record them: nfev, best point, history.
+
+    ``counts_for_best`` marks the points that may become the returned best point (the
+    feasible ones).  Non-finite values never become best.
+    """
+    values = evaluate_batch(problem.fun, points, active, problem.args)
+    usable = active & counts_for_best & jnp.isfinite(values)
+    candidates = jnp.where(usable, values, jnp.inf)
+    i = jnp.argmin(candidates)
+    better = candidates[i] < state.best_f
+    best_f = jnp.where(better, candidates[i], state.best_f)
+    best_x = jnp.where(better, points[i], state.best_x)
+    # The history holds the best value after each evaluation, in batch order.
+    running_best = jnp.minimum(state.best_f, lax.cummin(candidates))
+    position = state.nfev + jnp.cumsum(active) - 1
+    position = jnp.where(active, position, problem.max_evals)  # inactive: dropped
+    history = state.history.at[position].set(running_best, mode="drop")
+    nfev = state.nfev + jnp.sum(active, dtype=_INT)
+    return values, state._replace(nfev=nfev, best_f=best_f, best_x=best_x, history=history)
+
+
+def _select(pred: Array, new: State, old: State) -> State:
+    """``new`` where ``pred`` else ``old``, field by field.
+
+    The bookkeeping of evaluations (nfev, best point, history) is already masked by
+    ``_evaluate``, so it is always taken from ``new``: selecting the (max_evals,) history
+    on every iteration would copy it for nothing.
+    """
+    chosen = jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
+    return chosen._replace(nfev=new.nfev, best_f=new.best_f, best_x=new.best_x, history=new.history)
+
+
+def _fd_steps(problem: Problem, x: Array, fd_step: Array) -> Array:
+    """Signed finite-difference steps h (zero: no evaluation along that coordinate)."""
+    if problem.constraint is None:
+        return jnp.full_like(x, fd_step)
+    return problem.constraint.fd_steps(x, fd_step)
+
+
+def _fd_evals_needed(problem: Problem, state: State) -> Array:
+    """How many evaluations the next gradient costs at the current iterate."""
+    steps = _fd_steps(problem, state.x, state.fd_step)
+    return problem.evals_per_gradient * jnp.sum(steps != 0, dtype=_INT)
+
+
+def _fd_points_count_for_best(problem: Problem, points: Array) -> Array:
+    """Finite-difference points may leave a relaxable Ω: those cannot be returned."""
+    if problem.constraint is None:
+        return jnp.ones(points.shape[:1], bool)
+    return jax.vmap(problem.constraint.contains)(points)
+
+
+# --------------------------------------------------------------------------------------
+# Step 0
+# --------------------------------------------------------------------------------------
+
+
+def init(problem: Problem, x0: Array) -> State:
+    """Step 0 of Algorithm 1: evaluate f(x₀) and set τ₀, Δ₀, Δ_max and H₀.
+
+    ``x0`` must already be a floating array of shape (n,) inside Ω (``minimize`` checks
+    and projects it); the dtype of ``x0`` fixes the dtype of the whole state.
+    """
+    x0 = jnp.asarray(x0)
+    n = x0.shape[0]
+    dtype = x0.dtype
+    params = problem.options.resolved(n, dtype)
+    zeros = jnp.zeros(n, dtype)
+    zero = jnp.zeros((), _INT)
+    state = State(
+        x=x0,
+        f=jnp.asarray(jnp.inf, dtype),
+        gradient=zeros,
+        hessian=initial_hessian(problem.options.hessian, n, dtype),
+        x_prev=x0,
+        gradient_prev=zeros,
+        has_prev=jnp.asarray(False),
+        radius=jnp.asarray(params.radius, dtype),
+        fd_step=jnp.asarray(params.fd_step, dtype),
+        needs_gradient=jnp.asarray(True),
+        nfev=zero,
+        nit=zero,
+        n_successful=zero,
+        n_type_i=zero,
+        n_type_ii=zero,
+        n_search=zero,
+        n_search_successful=zero,
+        last_step=jnp.asarray(StepKind.NONE, _INT),
+        best_x=x0,
+        best_f=jnp.asarray(jnp.inf, dtype),
+        history=jnp.full(problem.max_evals, jnp.inf, dtype),
+        status=jnp.asarray(Status.RUNNING, _INT),
+    )
+    x_ok = jnp.all(jnp.isfinite(x0))
+    values, state = _evaluate(problem, state, x0[None], x_ok[None], jnp.ones(1, bool))
+    f0 = values[0]
+    bad = ~x_ok | ~jnp.isfinite(f0)
+    state = state._replace(
+        f=f0, status=jnp.where(bad, Status.NONFINITE_X0, Status.RUNNING).astype(_INT)
+    )
+    return _update_status(problem, state)
+
+
+# --------------------------------------------------------------------------------------
+# Step 1
+# --------------------------------------------------------------------------------------
+
+
+def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State, Array]:
+    """Step 1: the finite-difference gradient at x_k, then the Hessian update.
+
+    The update uses s = x_k − x_prev and y = g_k − g_prev and runs whenever a new gradient
+    was computed after at least one accepted step — again after a type II iteration, with
+    the same s and the new, more accurate g_k (spec, "Hessian approximation").
+
+    Args:
+        active: whether the gradient is computed at all (else the state is unchanged).
+
+    Returns:
+        The new state and whether the gradient is usable (all entries finite).  When it is
+        not, τ and Δ are halved and the next iteration computes the gradient again.
+    """
+    opts = problem.options
+    steps = _fd_steps(problem, state.x, state.fd_step)
+    points, needed = fd.fd_points(state.x, steps, opts.fd_scheme)
+    values, new = _evaluate(
+        problem,
+        state,
+        points,
+        active & needed,
+        _fd_points_count_for_best(problem, points),
+    )
+    g = fd.fd_gradient(state.f, values, state.x, points, steps, opts.fd_scheme)
+    ok = jnp.all(jnp.isfinite(g))
+    hessian = update_hessian(
+        opts.hessian,
+        state.hessian,
+        state.x - state.x_prev,
+        g - state.gradient_prev,
+        convex=problem.constraint is not None,
+    )
+    hessian = jnp.where(state.has_prev & ok, hessian, state.hessian)
+    failed = new._replace(
+        radius=state.radius * opts.radius_decrease,
+        fd_step=state.fd_step * opts.fd_step_decrease,
+        last_step=jnp.asarray(StepKind.GRADIENT_FAILED, _INT),
+        nit=state.nit + 1,
+    )
+    good = new._replace(gradient=g, hessian=hessian, needs_gradient=jnp.asarray(False))
+    new = _select(ok, good, failed)
+    return _select(active, new, state), ok | ~active
+
+
+# --------------------------------------------------------------------------------------
+# Steps 2–4
+# --------------------------------------------------------------------------------------
+
+
+def solve_subproblem(problem: Problem, state: State) -> Array:
+    """Step 2: a step d with x_k + d ∈ Ω, ‖d‖ ≤ Δ_k and the decrease (6)."""
+    if problem.constraint is None:
+        return solve_trust_region_subproblem(
+            state.gradient, state.hessian, state.radius, problem.options.subproblem_max_iter
+        )
+    return problem.constraint.solve_subproblem(
+        state.x, state.gradient, state.hessian, state.radius, problem.options
+    )
+
+
+def trust_region_step(problem: Problem, state: State, active: Array) -> State:
+    """Steps 2–4: trial step, ratio test, and the updates of x, Δ and τ.
+
+    ρ_k = (f(x_k) − f(x_k + d_k)) / (m_k(0) − m_k(d_k)).  If ρ_k ≥ α: accept,
+    Δ_{k+1} = min(2Δ_k, Δ_max).  Else Δ_{k+1} = Δ_k / 2 and the iteration is of type I when
+    τ_k √n ≤ Δ_{k+1} (keep τ, g, H) and of type II otherwise (τ_{k+1} = τ_k / 2 and a new
+    gradient at the same point).  A trial value that is NaN or inf is a failed step.  A
+    step without predicted decrease (g = 0, say) is failed without evaluating f.
+    """
+    opts = problem.options
+    n = state.x.shape[0]
+    params = opts.resolved(n, state.x.dtype)
+    d = solve_subproblem(problem, state)
+    trial = state.x + d
+    if problem.constraint is not None:
+        trial = problem.constraint.clip_trial(trial)
+    d = trial - state.x
+    predicted = -model_value(state.gradient, state.hessian, d)
+    evaluate = active & (predicted > 0)
+    values, new = _evaluate(problem, state, trial[None], evaluate[None], jnp.ones(1, bool))
+    f_trial = values[0]
+    rho = (state.f - f_trial) / jnp.where(predicted > 0, predicted, 1.0)
+    success = evaluate & jnp.isfinite(f_trial) & (rho >= opts.eta)
+
+    radius_up = jnp.minimum(state.radius * opts.radius_increase, params.radius_max)
+    radius_down = state.radius * opts.radius_decrease
+    type_i = ~success & (state.fd_step * math.sqrt(n) <= radius_down)
+    type_ii = ~success & ~type_i
+    kind = jnp.where(
+        success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
+    )
+    new = new._replace(
+        x=jnp.where(success, trial, state.x),
+        f=jnp.where(success, f_trial, state.f),
+        x_prev=jnp.where(success, state.x, state.x_prev),
+        gradient_prev=jnp.where(success, state.gradient, state.gradient_prev),
+        has_prev=state.has_prev | success,
+        radius=jnp.where(success, radius_up, radius_down),
+        fd_step=jnp.where(type_ii, state.fd_step * opts.fd_step_decrease, state.fd_step),
+        needs_gradient=success | type_ii,
+        nit=state.nit + 1,
+        n_successful=state.n_successful + success,
+        n_type_i=state.n_type_i + type_i,
+        n_type_ii=state.n_type_ii + type_ii,
+        last_step=kind.astype(_INT),
+    )
+    return _select(active, new, state)
+
+
+# --------------------------------------------------------------------------------------
+# One iteration, and termination
+# --------------------------------------------------------------------------------------
+
+
+def step(problem: Problem, state: State) -> State:
+    """One iteration of TRFD-S: Step 1 if a gradient is due, then Steps 2–4.
+
+    A state whose status is no longer RUNNING is returned unchanged, so a loop driven by
+    hand (or a finished start inside a ``vmap``-ed batch) does no evaluations.
+    """
+    running = state.status == Status.RUNNING
+    state, gradient_ok = gradient_step(problem, state, running & state.needs_gradient)
+    state = trust_region_step(problem, state, running & gradient_ok)
+    return _update_status(problem, state)
+
+
+def terminate(problem: Problem, state: State) -> Array:
+    """Whether the run has stopped (boolean scalar; the reason is ``state.status``)."""
+    del problem
+    return state.status != Status.RUNNING
+
+
+def _update_status(problem: Problem, state: State) -> State:
+    """Set the status from the stopping tests, in order of precedence.
+
+    The budget test looks ahead: an iteration is only started when all the evaluations it
+    may need (the gradient if due, plus the trial point) fit in the budget.
+    """
+    opts = problem.options
+    need = jnp.where(state.needs_gradient, _fd_evals_needed(problem, state), 0) + 1
+    status = state.status
+    checks = [
+        (state.nfev + need > problem.max_evals, Status.MAX_EVALS),
+        (state.radius <= opts.radius_tol, Status.RADIUS_TOL),
+    ]
+    if opts.max_iter is not None:
+        checks.append((state.nit >= opts.max_iter, Status.MAX_ITER))
+    if opts.f_target is not None:
+        checks.append((state.best_f <= opts.f_target, Status.TARGET_REACHED))
+    # Later entries take precedence among the tests that fire together.
+    new_status = jnp.asarray(Status.RUNNING, _INT)
+    for fired, code in checks:
+        new_status = jnp.where(fired, jnp.asarray(code, _INT), new_status)
+    status = jnp.where(status == Status.RUNNING, new_status, status)
+    return state._replace(status=status.astype(_INT))

@@ -1,0 +1,120 @@
+"""Static configuration of TRFD-S: a hashable frozen dataclass.
+
+Everything here is a Python value fixed at trace time (changing it recompiles).  Array data
+that may differ between starts of a ``jax.vmap``-ed solve (``x0``, bounds) is never here.
+Defaults follow the authors' reference implementation (spec ``TRFD-S.md``, "Parameters and
+defaults"); those that depend on the floating-point type are derived from its machine
+epsilon u when the solver starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import numpy as np
+
+HessianUpdate = Literal["bfgs", "sr1", "scaled_identity", "identity", "zero"]
+FDScheme = Literal["forward", "central"]
+
+_HESSIANS = ("bfgs", "sr1", "scaled_identity", "identity", "zero")
+_SCHEMES = ("forward", "central")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Parameters of TRFD-S (first paper, Algorithm 1 and §4.1).
+
+    Attributes:
+        fd_step_init: τ₀, the initial finite-difference step.  ``None``: √u, u the machine
+            epsilon of the dtype of ``x0`` (the reference's τ₀ = ε / (σ √n) with its default
+            σ = ε / (√n √u)).
+        radius_init: Δ₀.  ``None``: max(1, τ₀ √n), so that τ₀ √n ≤ Δ₀ as Algorithm 1 needs.
+        radius_max: Δ_max.  ``None``: max(1000, Δ₀).
+        radius_tol: Δ_tol; the run stops when Δ ≤ Δ_tol.
+        eta: α, the acceptance threshold on ρ_k (Step 3).
+        radius_increase: factor on Δ after a successful step (2 in the paper).
+        radius_decrease: factor on Δ after an unsuccessful step (1/2 in the paper).
+        fd_step_decrease: factor on τ after a type II iteration (1/2 in the paper).
+        hessian: model Hessian H_k: ``"bfgs"`` (the reference), ``"sr1"``,
+            ``"scaled_identity"`` (Barzilai–Borwein), ``"identity"`` (H = I throughout) or
+            ``"zero"`` (the first-order model).
+        fd_scheme: ``"forward"`` (Step 1, n evaluations) or ``"central"`` (Remark 2.5, 2n).
+        f_target: stop as soon as the best value seen is ≤ this.  ``None``: no target.
+        max_iter: iteration cap.  ``None``: none (the budget still bounds the run).
+        subproblem_max_iter: cap on the safeguarded Newton iterations of the exact
+            trust-region subproblem solver.
+    """
+
+    fd_step_init: float | None = None
+    radius_init: float | None = None
+    radius_max: float | None = None
+    radius_tol: float = 1e-13
+    eta: float = 0.01
+    radius_increase: float = 2.0
+    radius_decrease: float = 0.5
+    fd_step_decrease: float = 0.5
+    hessian: HessianUpdate = "bfgs"
+    fd_scheme: FDScheme = "forward"
+    f_target: float | None = None
+    max_iter: int | None = None
+    subproblem_max_iter: int = 50
+
+    def __post_init__(self) -> None:
+        if self.hessian not in _HESSIANS:
+            raise ValueError(f"Options.hessian must be one of {_HESSIANS}, got {self.hessian!r}.")
+        if self.fd_scheme not in _SCHEMES:
+            raise ValueError(
+                f"Options.fd_scheme must be one of {_SCHEMES}, got {self.fd_scheme!r}."
+            )
+        for name in ("fd_step_init", "radius_init", "radius_max"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"Options.{name} must be a finite positive number, got {value}.")
+        if not (self.radius_tol >= 0 and math.isfinite(self.radius_tol)):
+            raise ValueError(f"Options.radius_tol must be finite and ≥ 0, got {self.radius_tol}.")
+        if not 0 < self.eta < 1:
+            raise ValueError(f"Options.eta (α) must lie in (0, 1), got {self.eta}.")
+        if not self.radius_increase >= 1:
+            raise ValueError(f"Options.radius_increase must be ≥ 1, got {self.radius_increase}.")
+        for name in ("radius_decrease", "fd_step_decrease"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise ValueError(f"Options.{name} must lie in (0, 1), got {value}.")
+        if self.max_iter is not None and self.max_iter < 1:
+            raise ValueError(f"Options.max_iter must be ≥ 1, got {self.max_iter}.")
+        if self.subproblem_max_iter < 1:
+            raise ValueError(
+                f"Options.subproblem_max_iter must be ≥ 1, got {self.subproblem_max_iter}."
+            )
+        if self.f_target is not None and math.isnan(self.f_target):
+            raise ValueError("Options.f_target must not be NaN.")
+
+    @property
+    def evals_per_gradient_factor(self) -> int:
+        """Evaluations per coordinate of one finite-difference gradient (1 or 2)."""
+        return 2 if self.fd_scheme == "central" else 1
+
+    def resolved(self, n: int, dtype: np.dtype) -> ResolvedParameters:
+        """The numeric defaults for dimension ``n`` and floating type ``dtype``."""
+        u = float(np.finfo(dtype).eps)
+        fd_step = self.fd_step_init if self.fd_step_init is not None else math.sqrt(u)
+        radius = (
+            self.radius_init if self.radius_init is not None else max(1.0, fd_step * math.sqrt(n))
+        )
+        radius_max = self.radius_max if self.radius_max is not None else max(1000.0, radius)
+        if radius > radius_max:
+            raise ValueError(
+                f"Options.radius_init (Δ₀ = {radius}) exceeds radius_max (Δ_max = {radius_max})."
+            )
+        return ResolvedParameters(fd_step=fd_step, radius=radius, radius_max=radius_max)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedParameters:
+    """τ₀, Δ₀ and Δ_max after the dtype-dependent defaults are filled in."""
+
+    fd_step: float
+    radius: float
+    radius_max: float

@@ -1,0 +1,46 @@
+"""The problem a run solves: objective, budget, options, constraint — one pytree.
+
+Static parts (the objective, the budget, the options) are pytree metadata: changing them
+recompiles.  Dynamic parts (extra ``args`` of the objective, the constraint's arrays) are
+pytree leaves, so they can differ between the starts of a ``jax.vmap``-ed solve.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from trfd_jax._src.options import Options
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """What to minimize, and how.
+
+    Attributes:
+        fun: the objective, ``fun(x) -> scalar`` (or ``fun(x, args)`` when ``args`` is not
+            None), written in JAX, or a black-box bridge object.
+        max_evals: the evaluation budget; the solver never exceeds it.
+        options: static :class:`Options`.
+        args: extra data passed to ``fun`` (a pytree; may be batched under ``vmap``).
+        constraint: the feasible set Ω, or None for Rⁿ.
+    """
+
+    fun: Callable[..., Any]
+    max_evals: int
+    options: Options = dataclasses.field(default_factory=Options)
+    args: Any = None
+    constraint: Any = None
+
+    @property
+    def evals_per_gradient(self) -> int:
+        """Evaluations of one full finite-difference gradient per coordinate."""
+        return self.options.evals_per_gradient_factor
+
+
+jax.tree_util.register_dataclass(
+    Problem, data_fields=["args", "constraint"], meta_fields=["fun", "max_evals", "options"]
+)

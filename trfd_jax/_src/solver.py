@@ -1,0 +1,248 @@
+"""The driver: input checks at the public boundary, the ``lax.while_loop``, the Result."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from trfd_jax._src import algorithm
+from trfd_jax._src.evaluation import BatchObjective, call_objective
+from trfd_jax._src.options import Options
+from trfd_jax._src.problem import Problem
+from trfd_jax._src.state import State
+from trfd_jax._src.status import Status, status_message
+
+Array = jax.Array
+
+
+class Result(NamedTuple):
+    """The outcome of a run (a pytree: under ``vmap`` every field gains a batch axis).
+
+    Attributes:
+        x: best point seen (feasible), shape (n,).
+        f: its value, the lowest value seen at a feasible point.
+        nfev: evaluations used (never above ``max_evals``).
+        nit: iterations.
+        status: a :class:`Status` code; ``message`` explains it on the host.
+        history: best value after each evaluation, shape (max_evals,), padded after the end
+            of the run with the final best value (+inf only if f(x₀) was not finite).
+        radius: final trust-region radius Δ.
+        fd_step: final finite-difference step τ.
+        gradient: the last finite-difference gradient g (at the last iterate).
+        n_successful, n_type_i, n_type_ii: counts of the iteration kinds of Steps 3–4.
+        n_search, n_search_successful: search steps tried and accepted (second paper).
+    """
+
+    x: Array
+    f: Array
+    nfev: Array
+    nit: Array
+    status: Array
+    history: Array
+    radius: Array
+    fd_step: Array
+    gradient: Array
+    n_successful: Array
+    n_type_i: Array
+    n_type_ii: Array
+    n_search: Array
+    n_search_successful: Array
+
+    @property
+    def message(self) -> str | list:
+        """Host-side explanation of ``status`` (a list for batched results)."""
+        return status_message(np.asarray(self.status))
+
+    @property
+    def success(self) -> Array:
+        """Whether the run stopped by a convergence test (Δ ≤ Δ_tol or the target)."""
+        return (self.status == Status.RADIUS_TOL) | (self.status == Status.TARGET_REACHED)
+
+
+def result(problem: Problem, state: State) -> Result:
+    """The :class:`Result` of a (finished or not) state: best point and padded history."""
+    index = jnp.arange(problem.max_evals)
+    history = jnp.where(index < state.nfev, state.history, state.best_f)
+    return Result(
+        x=state.best_x,
+        f=state.best_f,
+        nfev=state.nfev,
+        nit=state.nit,
+        status=state.status,
+        history=history,
+        radius=state.radius,
+        fd_step=state.fd_step,
+        gradient=state.gradient,
+        n_successful=state.n_successful,
+        n_type_i=state.n_type_i,
+        n_type_ii=state.n_type_ii,
+        n_search=state.n_search,
+        n_search_successful=state.n_search_successful,
+    )
+
+
+def run(problem: Problem, x0: Array) -> Result:
+    """``init``, then ``step`` in a ``lax.while_loop`` until ``terminate``; no input checks."""
+    state = algorithm.init(problem, x0)
+    state = lax.while_loop(
+        lambda s: ~algorithm.terminate(problem, s),
+        lambda s: algorithm.step(problem, s),
+        state,
+    )
+    return result(problem, state)
+
+
+_run_jit = jax.jit(run)
+
+
+# --------------------------------------------------------------------------------------
+# Input checks (before tracing: shapes and dtypes are known even for tracers)
+# --------------------------------------------------------------------------------------
+
+
+def _is_concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def prepare_x0(x0: Any) -> Array:
+    """x0 as a floating 1-D array; clear errors for wrong shapes or non-finite entries."""
+    if isinstance(x0, (list, tuple)) or np.isscalar(x0):
+        x0 = np.asarray(x0)
+    if not hasattr(x0, "shape") or not hasattr(x0, "dtype"):
+        raise TypeError(f"x0 must be an array of shape (n,), got {type(x0).__name__}.")
+    if x0.ndim != 1:
+        raise ValueError(
+            f"x0 must have shape (n,), got shape {tuple(x0.shape)}; for several starts, "
+            "use jax.vmap over minimize."
+        )
+    if x0.shape[0] == 0:
+        raise ValueError("x0 must have at least one entry (n ≥ 1).")
+    dtype = jnp.dtype(x0.dtype)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError("x0 must be real; complex x0 is not supported.")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.dtype(jnp.result_type(float))  # promote integers and booleans
+    if dtype == jnp.float16 or dtype == jnp.bfloat16:
+        raise TypeError(
+            f"x0 has dtype {dtype}: finite differences need float32 or float64 (float64 "
+            "advised: enable jax_enable_x64)."
+        )
+    if _is_concrete(x0) and not np.all(np.isfinite(np.asarray(x0))):
+        raise ValueError("x0 has non-finite entries (NaN or inf); give a finite start.")
+    if dtype == jnp.float32:
+        warnings.warn(
+            "trfd_jax is running in float32: finite-difference gradients are much less "
+            "accurate than in float64 (steps are scaled to float32's epsilon). Enable "
+            "float64 with jax.config.update('jax_enable_x64', True) where you can.",
+            stacklevel=3,
+        )
+    return jnp.asarray(x0, dtype)
+
+
+def check_objective(fun: Any, x0: Array, args: Any) -> None:
+    """The objective must map (n,) to a real scalar: checked with ``jax.eval_shape``."""
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
+    if isinstance(fun, BatchObjective):
+        return  # the black-box bridge checks its outputs itself
+    spec = jax.ShapeDtypeStruct(x0.shape, x0.dtype)
+    out = jax.eval_shape(lambda x: call_objective(fun, x, args), spec)
+    if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+        raise TypeError(f"fun must return a scalar array, got {out!r}.")
+    if out.shape != ():
+        raise ValueError(
+            f"fun must return a scalar (shape ()), but it returns shape {out.shape}; for a "
+            "least-squares problem pass the sum of squares, or use trfd_jax.least_squares."
+        )
+    if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)):
+        raise TypeError(f"fun must return a real number, but it returns dtype {out.dtype}.")
+
+
+def default_max_evals(n: int) -> int:
+    """100 (n + 1): 100 simplex gradients, the budget of both papers."""
+    return 100 * (n + 1)
+
+
+def check_max_evals(max_evals: Any, n: int, options: Options) -> int:
+    """The budget must pay for f(x₀), one gradient and one trial point."""
+    if max_evals is None:
+        return default_max_evals(n)
+    if isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer)):
+        raise TypeError(f"max_evals must be a Python int, got {type(max_evals).__name__}.")
+    minimum = 1 + options.evals_per_gradient_factor * n + 1
+    if max_evals < minimum:
+        raise ValueError(
+            f"max_evals={max_evals} is too small for one iteration in dimension n={n}: "
+            f"f(x0), one {options.fd_scheme}-difference gradient and one trial point need "
+            f"{minimum} evaluations."
+        )
+    return int(max_evals)
+
+
+def make_problem(
+    fun: Callable[..., Any],
+    x0: Any,
+    *,
+    max_evals: int | None = None,
+    options: Options | None = None,
+    args: Any = None,
+    constraint: Any = None,
+) -> tuple[Problem, Array]:
+    """Check the inputs and build the :class:`Problem` and the prepared x0."""
+    if options is None:
+        options = Options()
+    if not isinstance(options, Options):
+        raise TypeError(f"options must be a trfd_jax.Options, got {type(options).__name__}.")
+    x0 = prepare_x0(x0)
+    n = x0.shape[0]
+    options.resolved(n, x0.dtype)  # raises early on inconsistent radii
+    max_evals = check_max_evals(max_evals, n, options)
+    check_objective(fun, x0, args)
+    problem = Problem(
+        fun=fun, max_evals=max_evals, options=options, args=args, constraint=constraint
+    )
+    return problem, x0
+
+
+def minimize(
+    fun: Callable[..., Any],
+    x0: Any,
+    *,
+    max_evals: int | None = None,
+    options: Options | None = None,
+    args: Any = None,
+) -> Result:
+    """Minimize ``fun`` from ``x0`` with TRFD-S (first paper, Algorithm 1).
+
+    Args:
+        fun: objective ``fun(x) -> scalar`` written in JAX (``fun(x, args)`` if ``args`` is
+            given).  It is only ever called on points, never differentiated.
+        x0: starting point, shape (n,).  Integers are promoted; its floating dtype (float64
+            advised) is the dtype of the whole run.
+        max_evals: evaluation budget, never exceeded.  Default 100 (n + 1).
+        options: :class:`Options` (static configuration).
+        args: data passed to ``fun`` as its second argument (a pytree of arrays; may be
+            batched under ``jax.vmap`` without recompiling).
+
+    Returns:
+        A :class:`Result`.  Works under ``jax.jit`` and ``jax.vmap`` (multi-start: vmap over
+        ``x0``); a start that fails reports it in its own ``status``.
+
+    Raises:
+        TypeError, ValueError: on bad input, before anything is traced.
+    """
+    problem, x0 = make_problem(fun, x0, max_evals=max_evals, options=options, args=args)
+    return _run_jit(problem, x0)
+
+
+# Public names for a loop driven by hand.
+init = functools.wraps(algorithm.init)(algorithm.init)
+step = algorithm.step
+terminate = algorithm.terminate
