@@ -56,7 +56,7 @@ def _evaluate(
     best_x = jnp.where(better, points[i], state.best_x)
     # The history holds the best value after each evaluation, in batch order.
     running_best = jnp.minimum(state.best_f, lax.cummin(candidates))
-    position = state.nfev + jnp.cumsum(active) - 1
+    position = state.nfev + jnp.cumsum(active, dtype=_INT) - 1
     position = jnp.where(active, position, problem.max_evals)  # inactive: dropped
     history = state.history.at[position].set(running_best, mode="drop")
     nfev = state.nfev + jnp.sum(active, dtype=_INT)
@@ -252,9 +252,9 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         fd_step=jnp.where(type_ii, state.fd_step * opts.fd_step_decrease, state.fd_step),
         needs_gradient=success | type_ii,
         nit=state.nit + 1,
-        n_successful=state.n_successful + success,
-        n_type_i=state.n_type_i + type_i,
-        n_type_ii=state.n_type_ii + type_ii,
+        n_successful=state.n_successful + success.astype(_INT),
+        n_type_i=state.n_type_i + type_i.astype(_INT),
+        n_type_ii=state.n_type_ii + type_ii.astype(_INT),
         last_step=kind.astype(_INT),
     )
     return _select(active, new, state)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -68,7 +67,7 @@ class Result(NamedTuple):
 
 def result(problem: Problem, state: State) -> Result:
     """The :class:`Result` of a (finished or not) state: best point and padded history."""
-    index = jnp.arange(problem.max_evals)
+    index = jnp.arange(problem.max_evals, dtype=state.nfev.dtype)
     history = jnp.where(index < state.nfev, state.history, state.best_f)
     return Result(
         x=state.best_x,
@@ -117,6 +116,9 @@ def prepare_x0(x0: Any) -> Array:
         x0 = np.asarray(x0)
     if not hasattr(x0, "shape") or not hasattr(x0, "dtype"):
         raise TypeError(f"x0 must be an array of shape (n,), got {type(x0).__name__}.")
+    dtype = jnp.dtype(x0.dtype)
+    if not (jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_)):
+        raise TypeError(f"x0 must be a numeric array, got dtype {dtype}.")
     if x0.ndim != 1:
         raise ValueError(
             f"x0 must have shape (n,), got shape {tuple(x0.shape)}; for several starts, "
@@ -240,9 +242,3 @@ def minimize(
     """
     problem, x0 = make_problem(fun, x0, max_evals=max_evals, options=options, args=args)
     return _run_jit(problem, x0)
-
-
-# Public names for a loop driven by hand.
-init = functools.wraps(algorithm.init)(algorithm.init)
-step = algorithm.step
-terminate = algorithm.terminate

@@ -27,6 +27,12 @@ from jax import lax
 Array = jax.Array
 
 
+def _norm(v: Array) -> Array:
+    # A dot, not a reduction: XLA rounds a batched dot like the unbatched one, but may sum
+    # a batched reduction in another order, and finite differences amplify the last bit.
+    return jnp.sqrt(v @ v)
+
+
 def model_value(g: Array, hessian: Array, d: Array) -> Array:
     """m(d) − m(0) = gᵀd + ½ dᵀHd."""
     return g @ d + 0.5 * d @ (hessian @ d)
@@ -52,7 +58,7 @@ def solve_trust_region_subproblem(
     hessian = 0.5 * (hessian + hessian.T)
     lam, q = jnp.linalg.eigh(hessian)
     g_hat = q.T @ g
-    g_norm = jnp.linalg.norm(g)
+    g_norm = _norm(g)
     scale = jnp.maximum(jnp.max(jnp.abs(lam)), g_norm / radius) + tiny
     lo = jnp.maximum(0.0, -lam[0])
     hi = lo + g_norm / radius
@@ -60,7 +66,7 @@ def solve_trust_region_subproblem(
     def step_norm(mu):
         den = lam + mu
         ratio = jnp.where(g_hat == 0, 0.0, g_hat / jnp.where(den > 0, den, tiny))
-        return jnp.linalg.norm(ratio), ratio, den
+        return _norm(ratio), ratio, den
 
     # --- candidate A: boundary solution ‖d(μ)‖ = Δ by safeguarded Newton on φ(μ) -------
     def cond(carry):
@@ -74,7 +80,7 @@ def solve_trust_region_subproblem(
         # φ ≥ 0 ⇔ ‖d(μ)‖ ≥ Δ ⇔ μ left of the root.
         a = jnp.where(phi >= 0, mu, a)
         b = jnp.where(phi >= 0, b, mu)
-        dphi = -jnp.sum(ratio**2 / jnp.where(den > 0, den, tiny)) / norm**3
+        dphi = -(ratio @ (ratio / jnp.where(den > 0, den, tiny))) / norm**3
         newton = mu - phi / dphi
         ok = jnp.isfinite(newton) & (newton > a) & (newton < b)
         mu_next = jnp.where(ok, newton, 0.5 * (a + b))
@@ -93,11 +99,11 @@ def solve_trust_region_subproblem(
     keep = den_lo > 10 * eps * scale
     ratio_b = jnp.where(keep & (g_hat != 0), g_hat / jnp.where(keep, den_lo, 1.0), 0.0)
     p_b = -(q @ ratio_b)
-    norm_b2 = jnp.sum(ratio_b**2)
+    norm_b2 = ratio_b @ ratio_b
     # Only an indefinite or singular H can gain from moving along q₁ to the boundary.
     t = jnp.where(lam[0] <= 10 * eps * scale, jnp.sqrt(jnp.maximum(radius**2 - norm_b2, 0.0)), 0.0)
     d_b = p_b + t * q[:, 0]
-    feasible_b = jnp.linalg.norm(d_b) <= radius * (1 + 100 * eps)
+    feasible_b = _norm(d_b) <= radius * (1 + 100 * eps)
 
     m_a = model_value(g, hessian, d_a)
     m_b = model_value(g, hessian, d_b)

@@ -1,0 +1,273 @@
+"""The public driver: convergence, budget, history, jit/vmap equivalence, bad input."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import trfd_jax
+from trfd_jax import Options, Status
+
+from .helpers import extended_rosenbrock, make_quadratic, rosenbrock, sphere
+
+
+def test_rosenbrock_budget_300():
+    r = trfd_jax.minimize(rosenbrock, jnp.array([-1.2, 1.0]), max_evals=300)
+    assert float(r.f) < 1e-8
+    np.testing.assert_allclose(r.x, [1.0, 1.0], atol=1e-3)
+    assert int(r.nfev) <= 300
+    # the returned value is the returned point's value (to rounding of a value near 0)
+    np.testing.assert_allclose(rosenbrock(r.x), r.f, rtol=0, atol=1e-18)
+
+
+def test_quadratic_to_high_accuracy():
+    f, _, x_star = make_quadratic(5, seed=3, cond=100.0)
+    r = trfd_jax.minimize(f, jnp.zeros(5))
+    np.testing.assert_allclose(r.x, x_star, atol=1e-5)
+
+
+def _counting(fun):
+    """``fun`` evaluated on the host, one call per point, with a counter of real calls."""
+    calls = []
+
+    def host(x):
+        calls.append(np.array(x))
+        return np.asarray(fun(np.asarray(x)), np.float64)
+
+    def wrapped(x):
+        return jax.pure_callback(
+            host, jax.ShapeDtypeStruct((), jnp.float64), x, vmap_method="sequential"
+        )
+
+    return wrapped, calls
+
+
+@pytest.mark.parametrize("max_evals", [4, 5, 17, 60, 61, 62, 63])
+def test_budget_never_exceeded_counting_real_calls(max_evals):
+    def f(x):
+        return (x[0] - 1) ** 2 + 3 * (x[1] + 2) ** 2
+
+    wrapped, calls = _counting(f)
+    r = trfd_jax.minimize(wrapped, jnp.array([3.0, 3.0]), max_evals=max_evals)
+    assert len(calls) == int(r.nfev) <= max_evals
+    # The best value reported is the best value of any point really evaluated.
+    assert float(r.f) == min(f(c) for c in calls)
+    if int(r.status) == Status.MAX_EVALS:
+        assert int(r.nfev) + 2 + 1 > max_evals  # a full iteration would not have fit
+
+
+def test_history_is_monotone_padded_and_consistent():
+    r = trfd_jax.minimize(rosenbrock, jnp.array([-1.2, 1.0]), max_evals=150)
+    h = np.asarray(r.history)
+    assert h.shape == (150,)
+    assert np.all(np.diff(h) <= 0)
+    np.testing.assert_allclose(h[0], 24.2, rtol=1e-15)
+    nfev = int(r.nfev)
+    assert np.all(h[nfev - 1 :] == float(r.f))
+    assert np.all(np.isfinite(h))
+
+
+def test_radius_tol_stops_run():
+    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(radius_tol=1e-3), max_evals=10_000)
+    assert int(r.status) == Status.RADIUS_TOL and float(r.radius) <= 1e-3
+    assert bool(r.success)
+    assert "radius" in r.message
+
+
+def test_target_and_iteration_cap():
+    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(f_target=1e-3))
+    assert int(r.status) == Status.TARGET_REACHED and float(r.f) <= 1e-3
+    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(max_iter=4))
+    assert int(r.status) == Status.MAX_ITER and int(r.nit) == 4
+
+
+@pytest.mark.parametrize("kind", ["sr1", "scaled_identity", "identity", "zero"])
+def test_other_hessian_models_converge_on_a_quadratic(kind):
+    f, _, x_star = make_quadratic(3, seed=4, cond=5.0)
+    r = trfd_jax.minimize(f, jnp.zeros(3), options=Options(hessian=kind), max_evals=400)
+    np.testing.assert_allclose(r.x, x_star, atol=1e-4)
+
+
+def test_central_differences():
+    options = Options(fd_scheme="central")
+    r = trfd_jax.minimize(rosenbrock, jnp.array([-1.2, 1.0]), max_evals=600, options=options)
+    assert float(r.f) < 1e-8
+
+
+# ---------------------------------------------------------------------------- jit, vmap
+
+
+def test_jit_equals_no_jit():
+    x0 = jnp.array([-1.2, 1.0])
+    eager = trfd_jax.minimize(rosenbrock, x0, max_evals=200)
+    jitted = jax.jit(lambda x: trfd_jax.minimize(rosenbrock, x, max_evals=200))(x0)
+    jax.tree.map(np.testing.assert_array_equal, eager, jitted)
+    only_x = jax.jit(lambda x: trfd_jax.minimize(rosenbrock, x, max_evals=200).x)(x0)
+    np.testing.assert_array_equal(only_x, eager.x)
+
+
+def test_vmap_equals_python_loop_on_16_starts():
+    # Bitwise equality is not possible: XLA may round a batched elementwise expression
+    # differently in the last bit (FMA contraction), and a forward difference multiplies
+    # that by 1/τ.  So compare on a strictly convex quadratic, with τ = 1e-5 to keep the
+    # amplification small: every decision (step kinds, counts, status) must agree exactly,
+    # and the values to rounding.
+    f, _, _ = make_quadratic(4, seed=7, cond=20.0)
+    options = Options(fd_step_init=1e-5)
+    starts = jnp.asarray(np.random.default_rng(0).uniform(-3, 3, (16, 4)))
+    batched = jax.vmap(lambda x: trfd_jax.minimize(f, x, max_evals=60, options=options))(starts)
+    for k in range(16):
+        single = trfd_jax.minimize(f, starts[k], max_evals=60, options=options)
+        for name in ("nfev", "nit", "status", "n_successful", "n_type_i", "n_type_ii"):
+            assert int(getattr(batched, name)[k]) == int(getattr(single, name)), name
+        np.testing.assert_allclose(batched.x[k], single.x, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(batched.history[k], single.history, rtol=1e-7)
+
+
+def test_vmap_multistart_with_a_failing_start():
+    def f(x):
+        return jnp.where(x[0] > 5, jnp.nan, jnp.sum((x - 1.0) ** 2))
+
+    starts = jnp.array([[0.0, 0.0], [9.0, 0.0], [2.0, 2.0]])
+    r = jax.vmap(lambda x: trfd_jax.minimize(f, x, max_evals=50))(starts)
+    assert list(np.asarray(r.status)) == [Status.MAX_EVALS, Status.NONFINITE_X0, Status.MAX_EVALS]
+    assert float(r.f[0]) < 1e-8 and float(r.f[2]) < 1e-8
+    assert int(r.nfev[1]) == 1
+    assert r.message[1] == Status.NONFINITE_X0.message
+
+
+def test_vmap_over_args():
+    def f(x, target):
+        return jnp.sum((x - target) ** 2)
+
+    targets = jnp.array([[1.0, 2.0], [-1.0, 0.5]])
+    r = jax.vmap(lambda t: trfd_jax.minimize(f, jnp.zeros(2), args=t, max_evals=40))(targets)
+    np.testing.assert_allclose(r.x, targets, atol=1e-6)
+
+
+def test_multistart_extended_rosenbrock_small():
+    starts = jnp.asarray(np.random.default_rng(1).uniform(-2, 2, (8, 4)))
+    r = jax.jit(jax.vmap(lambda x: trfd_jax.minimize(extended_rosenbrock, x)))(starts)
+    assert np.all(np.asarray(r.nfev) <= 500)
+    assert np.mean(np.asarray(r.f) < 1e-6) >= 0.5
+
+
+def test_no_recompile_on_second_call():
+    from trfd_jax._src.solver import _run_jit
+
+    def f(x):
+        return jnp.sum(x**2)
+
+    trfd_jax.minimize(f, jnp.ones(3), max_evals=30)
+    size = _run_jit._cache_size()
+    trfd_jax.minimize(f, 2 * jnp.ones(3), max_evals=30)  # same static config: cached
+    assert _run_jit._cache_size() == size
+
+
+# ---------------------------------------------------------------------- bad values, dtypes
+
+
+def test_nan_at_trial_point_is_rejected():
+    # f is NaN on x₀ + (anything with x₁ < −0.5): the first full step lands there.
+    def f(x):
+        return jnp.where(x[0] < -0.5, jnp.nan, (x[0] + 3.0) ** 2 + x[1] ** 2)
+
+    r = trfd_jax.minimize(f, jnp.array([0.0, 0.0]), max_evals=100)
+    assert np.isfinite(float(r.f)) and float(r.x[0]) >= -0.5
+    assert float(r.f) < float(f(jnp.zeros(2)))
+    assert int(r.n_type_i) + int(r.n_type_ii) > 0
+
+
+def test_nan_in_gradient_is_retried_with_smaller_step():
+    # NaN on a short segment right of x₀ along e₁ (τ₀ lands on it): the gradient fails,
+    # τ and Δ are halved until the step is below the segment, then the run goes on.
+    def f(x):
+        bad = (x[0] > 1.0 + 1e-9) & (x[0] < 1.0 + 1e-7) & (x[1] == 1.0)
+        return jnp.where(bad, jnp.nan, jnp.sum((x - 3.0) ** 2))
+
+    options = Options(fd_step_init=5e-8)
+    problem, x0 = trfd_jax.make_problem(f, jnp.array([1.0, 1.0]), options=options, max_evals=200)
+    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    assert int(state.last_step) == trfd_jax.StepKind.GRADIENT_FAILED
+    assert float(state.fd_step) == 2.5e-8 and float(state.radius) == 0.5
+    r = trfd_jax.minimize(f, jnp.array([1.0, 1.0]), options=options, max_evals=200)
+    assert float(r.f) < 1e-6
+
+
+def test_nonfinite_f_at_x0_is_a_status():
+    r = trfd_jax.minimize(lambda x: jnp.log(x[0]), jnp.array([-1.0, 0.0]))
+    assert int(r.status) == Status.NONFINITE_X0 and int(r.nfev) == 1
+
+
+def test_integer_x0_is_promoted():
+    r = trfd_jax.minimize(sphere, np.array([0, 0]), max_evals=40)
+    assert r.x.dtype == jnp.float64
+
+
+def test_float32_runs_with_warning():
+    with pytest.warns(UserWarning, match="float32"):
+        r = trfd_jax.minimize(rosenbrock, jnp.array([-1.2, 1.0], jnp.float32), max_evals=300)
+    assert r.x.dtype == jnp.float32 and r.f.dtype == jnp.float32
+    assert float(r.fd_step) <= float(np.sqrt(np.finfo(np.float32).eps))
+    assert float(r.f) < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("x0", "error", "match"),
+    [
+        (np.zeros((2, 2)), ValueError, "shape"),
+        (np.zeros(0), ValueError, "at least one"),
+        (np.array([1.0, np.nan]), ValueError, "non-finite"),
+        (np.array([1.0, np.inf]), ValueError, "non-finite"),
+        (np.array([1 + 1j, 0]), TypeError, "complex"),
+        ("abc", TypeError, "x0"),
+    ],
+)
+def test_bad_x0(x0, error, match):
+    with pytest.raises(error, match=match):
+        trfd_jax.minimize(sphere, x0)
+
+
+def test_bad_objective_output():
+    with pytest.raises(ValueError, match="scalar"):
+        trfd_jax.minimize(lambda x: x**2, jnp.ones(3))
+    with pytest.raises(TypeError, match="callable"):
+        trfd_jax.minimize(3.0, jnp.ones(3))
+
+
+def test_budget_too_small():
+    with pytest.raises(ValueError, match="too small"):
+        trfd_jax.minimize(sphere, jnp.ones(3), max_evals=4)
+    with pytest.raises(ValueError, match="too small"):
+        trfd_jax.minimize(sphere, jnp.ones(3), max_evals=7, options=Options(fd_scheme="central"))
+    with pytest.raises(TypeError, match="int"):
+        trfd_jax.minimize(sphere, jnp.ones(3), max_evals=10.5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"hessian": "newton"},
+        {"fd_scheme": "backward"},
+        {"eta": 1.5},
+        {"radius_init": -1.0},
+        {"radius_init": 10.0, "radius_max": 1.0},
+        {"max_iter": 0},
+    ],
+)
+def test_bad_options(kwargs):
+    with pytest.raises(ValueError):
+        trfd_jax.minimize(sphere, jnp.ones(2), options=Options(**kwargs))
+
+
+def test_bad_input_raises_before_tracing_under_jit():
+    with pytest.raises(ValueError, match="scalar"):
+        jax.jit(lambda x: trfd_jax.minimize(lambda z: z, x).x)(jnp.ones(2))
+
+
+def test_no_float32_warning_in_float64():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trfd_jax.minimize(sphere, jnp.ones(2), max_evals=20)

@@ -1,0 +1,118 @@
+"""The exact trust-region subproblem: KKT conditions and brute force on small instances."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from trfd_jax import solve_trust_region_subproblem
+
+solve = jax.jit(solve_trust_region_subproblem)
+
+
+def _instance(rng, n, kind):
+    a = rng.standard_normal((n, n))
+    h = a + a.T
+    if kind == "definite":
+        h = a @ a.T + 0.1 * np.eye(n)
+    g = rng.standard_normal(n)
+    if kind == "hard":
+        _lam, q = np.linalg.eigh(h)
+        g = g - q[:, 0] * (q[:, 0] @ g)  # g ⟂ eigenvector of λ_min
+    radius = float(rng.uniform(0.2, 3.0))
+    return g, h, radius
+
+
+def _model(g, h, d):
+    return g @ d + 0.5 * d @ h @ d
+
+
+def _brute_force_min(rng, g, h, radius, samples=100_000):
+    n = g.shape[0]
+    z = rng.standard_normal((samples, n))
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    inside = z * radius * rng.uniform(0, 1, (samples, 1)) ** (1 / n)
+    pts = np.vstack([inside, z * radius])
+    return np.min(pts @ g + 0.5 * np.einsum("ij,jk,ik->i", pts, h, pts))
+
+
+@pytest.mark.parametrize("kind", ["indefinite", "definite", "hard"])
+def test_kkt_conditions(kind):
+    rng = np.random.default_rng({"indefinite": 1, "definite": 2, "hard": 3}[kind])
+    for _ in range(40):
+        n = int(rng.integers(1, 7))
+        g, h, radius = _instance(rng, n, kind)
+        d = np.asarray(solve(jnp.asarray(g), jnp.asarray(h), radius))
+        norm = np.linalg.norm(d)
+        assert norm <= radius * (1 + 1e-12)
+        lam_min = np.linalg.eigvalsh(h)[0]
+        # (H + μI) d = −g with μ ≥ max(0, −λ_min): recover μ by least squares.
+        r = -g - h @ d
+        mu = (r @ d) / (d @ d) if norm > 0 else 0.0
+        scale = 1 + np.linalg.norm(g) + np.abs(h).max()
+        assert np.linalg.norm((h + mu * np.eye(n)) @ d + g) <= 1e-8 * scale
+        assert mu >= -1e-8 * scale and mu >= -lam_min - 1e-7 * scale
+        # complementarity: μ > 0 only on the boundary
+        assert mu * (radius - norm) <= 1e-8 * scale * radius
+
+
+@pytest.mark.parametrize("kind", ["indefinite", "definite", "hard"])
+def test_no_sampled_point_is_better(kind):
+    rng = np.random.default_rng({"indefinite": 11, "definite": 12, "hard": 13}[kind])
+    for _ in range(25):
+        n = int(rng.integers(1, 5))
+        g, h, radius = _instance(rng, n, kind)
+        d = np.asarray(solve(jnp.asarray(g), jnp.asarray(h), radius))
+        assert _model(g, h, d) <= _brute_force_min(rng, g, h, radius) + 1e-10
+
+
+def test_hard_case_exact():
+    # λ_min = −2 with g ⟂ its eigenvector and ‖(H + 2I)⁺ g‖ < Δ: d = p + t e₁, ‖d‖ = Δ.
+    h = np.diag([-2.0, 1.0, 3.0])
+    g = np.array([0.0, 1.0, -1.0])
+    radius = 2.0
+    d = np.asarray(solve(jnp.asarray(g), jnp.asarray(h), radius))
+    p = np.array([0.0, -1.0 / 3.0, 1.0 / 5.0])
+    t = np.sqrt(radius**2 - p @ p)
+    np.testing.assert_allclose(np.abs(d), np.abs(p + t * np.array([1.0, 0, 0])), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(d), radius, rtol=1e-12)
+
+
+def test_interior_newton_step():
+    h = np.diag([2.0, 4.0])
+    g = np.array([1.0, 1.0])
+    d = np.asarray(solve(jnp.asarray(g), jnp.asarray(h), 10.0))
+    np.testing.assert_allclose(d, [-0.5, -0.25], rtol=1e-13)
+
+
+def test_zero_gradient_and_zero_hessian():
+    d = solve(jnp.zeros(3), jnp.eye(3), 1.0)
+    np.testing.assert_array_equal(d, np.zeros(3))
+    # H = 0: the Cauchy step −Δ g / ‖g‖.
+    d = solve(jnp.array([3.0, 4.0]), jnp.zeros((2, 2)), 2.0)
+    np.testing.assert_allclose(d, [-1.2, -1.6], rtol=1e-13)
+
+
+def test_nonfinite_input_gives_zero_step():
+    d = solve(jnp.array([jnp.nan, 1.0]), jnp.eye(2), 1.0)
+    np.testing.assert_array_equal(d, np.zeros(2))
+
+
+def test_float32():
+    rng = np.random.default_rng(5)
+    g, h, radius = _instance(rng, 4, "indefinite")
+    d = solve(jnp.asarray(g, jnp.float32), jnp.asarray(h, jnp.float32), jnp.float32(radius))
+    assert d.dtype == jnp.float32
+    d64 = np.asarray(solve(jnp.asarray(g), jnp.asarray(h), radius))
+    assert _model(g, h, np.asarray(d, np.float64)) <= _model(g, h, d64) + 1e-4
+
+
+def test_vmap_matches_loop():
+    rng = np.random.default_rng(6)
+    inst = [_instance(rng, 3, "indefinite") for _ in range(8)]
+    g = jnp.asarray(np.stack([i[0] for i in inst]))
+    h = jnp.asarray(np.stack([i[1] for i in inst]))
+    r = jnp.asarray([i[2] for i in inst])
+    batched = jax.vmap(solve)(g, h, r)
+    for k in range(8):
+        np.testing.assert_allclose(batched[k], solve(g[k], h[k], r[k]), rtol=1e-10, atol=1e-12)
