@@ -271,3 +271,17 @@ def test_no_float32_warning_in_float64():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         trfd_jax.minimize(sphere, jnp.ones(2), max_evals=20)
+
+
+def test_nested_vmap_equals_flat_vmap():
+    f, _, _ = make_quadratic(3, seed=2)
+    options = Options(fd_step_init=1e-5)
+    starts = jnp.asarray(np.random.default_rng(3).uniform(-2, 2, (6, 3)))
+
+    def solve(x):
+        return trfd_jax.minimize(f, x, max_evals=40, options=options)
+
+    flat = jax.vmap(solve)(starts)
+    nested = jax.vmap(jax.vmap(solve))(starts.reshape(2, 3, 3))
+    np.testing.assert_array_equal(nested.nfev.reshape(6), flat.nfev)
+    np.testing.assert_allclose(nested.x.reshape(6, 3), flat.x, rtol=1e-7, atol=1e-9)

@@ -22,12 +22,13 @@ import jax.numpy as jnp
 from jax import lax
 
 from trfd_jax._src import finite_differences as fd
+from trfd_jax._src.eigh_cache import eigh, masked_eigh
 from trfd_jax._src.evaluation import evaluate_batch
 from trfd_jax._src.hessian import initial_hessian, update_hessian
 from trfd_jax._src.problem import Problem
 from trfd_jax._src.state import State, StepKind
 from trfd_jax._src.status import Status
-from trfd_jax._src.trust_region_subproblem import model_value, solve_trust_region_subproblem
+from trfd_jax._src.trust_region_subproblem import model_value, solve_in_eigenbasis
 
 Array = jax.Array
 
@@ -111,11 +112,15 @@ def init(problem: Problem, x0: Array) -> State:
     params = problem.options.resolved(n, dtype)
     zeros = jnp.zeros(n, dtype)
     zero = jnp.zeros((), _INT)
+    hessian = initial_hessian(problem.options.hessian, n, dtype)
+    eigenvalues, eigenvectors = eigh(hessian)
     state = State(
         x=x0,
         f=jnp.asarray(jnp.inf, dtype),
         gradient=zeros,
-        hessian=initial_hessian(problem.options.hessian, n, dtype),
+        hessian=hessian,
+        hessian_eigenvalues=eigenvalues,
+        hessian_eigenvectors=eigenvectors,
         x_prev=x0,
         gradient_prev=zeros,
         has_prev=jnp.asarray(False),
@@ -184,13 +189,25 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
         convex=problem.constraint is not None,
     )
     hessian = jnp.where(state.has_prev & ok, hessian, state.hessian)
+    eigenvalues, eigenvectors = masked_eigh(
+        active & jnp.any(hessian != state.hessian),
+        hessian,
+        state.hessian_eigenvalues,
+        state.hessian_eigenvectors,
+    )
     failed = new._replace(
         radius=state.radius * opts.radius_decrease,
         fd_step=state.fd_step * opts.fd_step_decrease,
         last_step=jnp.asarray(StepKind.GRADIENT_FAILED, _INT),
         nit=state.nit + 1,
     )
-    good = new._replace(gradient=g, hessian=hessian, needs_gradient=jnp.asarray(False))
+    good = new._replace(
+        gradient=g,
+        hessian=hessian,
+        hessian_eigenvalues=eigenvalues,
+        hessian_eigenvectors=eigenvectors,
+        needs_gradient=jnp.asarray(False),
+    )
     new = _select(ok, good, failed)
     return _select(active, new, state), ok | ~active
 
@@ -203,8 +220,13 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
 def solve_subproblem(problem: Problem, state: State) -> Array:
     """Step 2: a step d with x_k + d ∈ Ω, ‖d‖ ≤ Δ_k and the decrease (6)."""
     if problem.constraint is None:
-        return solve_trust_region_subproblem(
-            state.gradient, state.hessian, state.radius, problem.options.subproblem_max_iter
+        return solve_in_eigenbasis(
+            state.gradient,
+            state.hessian,
+            state.hessian_eigenvalues,
+            state.hessian_eigenvectors,
+            state.radius,
+            problem.options.subproblem_max_iter,
         )
     return problem.constraint.solve_subproblem(
         state.x, state.gradient, state.hessian, state.radius, problem.options

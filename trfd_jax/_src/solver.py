@@ -87,8 +87,8 @@ def result(problem: Problem, state: State) -> Result:
     )
 
 
-def run(problem: Problem, x0: Array) -> Result:
-    """``init``, then ``step`` in a ``lax.while_loop`` until ``terminate``; no input checks."""
+def _loop(problem: Problem, x0: Array) -> Result:
+    """``init``, then ``step`` in a ``lax.while_loop`` until ``terminate``."""
     state = algorithm.init(problem, x0)
     state = lax.while_loop(
         lambda s: ~algorithm.terminate(problem, s),
@@ -96,6 +96,37 @@ def run(problem: Problem, x0: Array) -> Result:
         state,
     )
     return result(problem, state)
+
+
+@jax.custom_batching.custom_vmap
+def run(problem: Problem, x0: Array) -> Result:
+    """``init``, then ``step`` in a ``lax.while_loop`` until ``terminate``; no input checks.
+
+    Under ``jax.vmap`` (multi-start) a custom batching rule runs one loop over the whole
+    batch with the unbatched condition "some start is still running", and ``step`` itself
+    leaves finished starts untouched.  The default rule of a ``while_loop`` with a batched
+    condition would instead select between the old and new state of every start after
+    every iteration, copying the (max_evals,) histories each time.
+    """
+    return _loop(problem, x0)
+
+
+@run.def_vmap
+def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
+    problem_batched, x0_batched = in_batched
+    problem_axes = jax.tree.map(lambda b: 0 if b else None, problem_batched)
+    x0_axis = 0 if x0_batched else None
+    state = jax.vmap(algorithm.init, in_axes=(problem_axes, x0_axis), axis_size=axis_size)(
+        problem, x0
+    )
+    batched_step = jax.vmap(algorithm.step, in_axes=(problem_axes, 0))
+    state = lax.while_loop(
+        lambda s: jnp.any(~algorithm.terminate(problem, s)),
+        lambda s: batched_step(problem, s),
+        state,
+    )
+    out = jax.vmap(result, in_axes=(problem_axes, 0))(problem, state)
+    return out, jax.tree.map(lambda _: True, out)
 
 
 _run_jit = jax.jit(run)

@@ -33,6 +33,9 @@ class State(NamedTuple):
     # Model m_k: finite-difference gradient g_k (Step 1) and Hessian approximation H_k.
     gradient: Array  # (n,)
     hessian: Array  # (n, n)
+    # H_k = Q diag(λ) Qᵀ, kept so that a type I iteration does not decompose H again.
+    hessian_eigenvalues: Array  # (n,) λ, ascending
+    hessian_eigenvectors: Array  # (n, n) Q
     # Previous accepted iterate and the gradient computed there: s, y of the update.
     x_prev: Array  # (n,)
     gradient_prev: Array  # (n,)

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from trfd_jax._src.eigh_cache import eigh
+
 Array = jax.Array
 
 
@@ -52,11 +54,18 @@ def solve_trust_region_subproblem(
     Returns:
         The step d, shape (n,), with ‖d‖ ≤ Δ (up to rounding).  Non-finite input gives d = 0.
     """
+    hessian = 0.5 * (hessian + hessian.T)
+    lam, q = eigh(hessian)
+    return solve_in_eigenbasis(g, hessian, lam, q, radius, max_iter)
+
+
+def solve_in_eigenbasis(
+    g: Array, hessian: Array, lam: Array, q: Array, radius: Array, max_iter: int = 50
+) -> Array:
+    """:func:`solve_trust_region_subproblem` given H = Q diag(λ) Qᵀ (λ ascending)."""
     dtype = g.dtype
     eps = jnp.finfo(dtype).eps
     tiny = jnp.finfo(dtype).tiny
-    hessian = 0.5 * (hessian + hessian.T)
-    lam, q = jnp.linalg.eigh(hessian)
     g_hat = q.T @ g
     g_norm = _norm(g)
     scale = jnp.maximum(jnp.max(jnp.abs(lam)), g_norm / radius) + tiny
