@@ -6,15 +6,35 @@ The public API; the work lives in ``trfd_jax._src``.
 from trfd_jax._src.algorithm import gradient_step, init, step, terminate, trust_region_step
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
+from trfd_jax._src.sets import (
+    Box,
+    ConvexSet,
+    HalfSpace,
+    Intersection,
+    L1Ball,
+    L2Ball,
+    NonNegative,
+    Projection,
+    Simplex,
+)
 from trfd_jax._src.solver import Result, make_problem, minimize, result, run
 from trfd_jax._src.state import State, StepKind
 from trfd_jax._src.status import Status, status_message
 from trfd_jax._src.trust_region_subproblem import solve_trust_region_subproblem
 
 __all__ = [
+    "Box",
+    "ConvexSet",
+    "HalfSpace",
+    "Intersection",
+    "L1Ball",
+    "L2Ball",
+    "NonNegative",
     "Options",
     "Problem",
+    "Projection",
     "Result",
+    "Simplex",
     "State",
     "Status",
     "StepKind",

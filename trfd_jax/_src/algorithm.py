@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from trfd_jax._src import finite_differences as fd
+from trfd_jax._src.constrained_subproblem import solve_constrained_subproblem
 from trfd_jax._src.eigh_cache import eigh, masked_eigh
 from trfd_jax._src.evaluation import evaluate_batch
 from trfd_jax._src.hessian import initial_hessian, update_hessian
@@ -75,21 +76,37 @@ def _select(pred: Array, new: State, old: State) -> State:
     return chosen._replace(nfev=new.nfev, best_f=new.best_f, best_x=new.best_x, history=new.history)
 
 
-def _fd_steps(problem: Problem, x: Array, fd_step: Array) -> Array:
-    """Signed finite-difference steps h (zero: no evaluation along that coordinate)."""
-    if problem.constraint is None:
-        return jnp.full_like(x, fd_step)
-    return problem.constraint.fd_steps(x, fd_step)
+def _fd_points(problem: Problem, x: Array, fd_step: Array) -> tuple[Array, Array]:
+    """The points of Step 1 at x and which of them are evaluated (zero steps are not)."""
+    constraint = problem.constraint
+    if problem.options.fd_scheme == "forward":
+        if constraint is None:
+            steps = jnp.full_like(x, fd_step)
+        else:
+            steps = constraint.fd_steps(x, fd_step)
+        points, active = fd.forward_points(x, steps)
+    else:
+        if constraint is None:
+            plus = minus = jnp.full_like(x, fd_step)
+        else:
+            plus, minus = constraint.fd_central_steps(x, fd_step)
+        points, active = fd.central_points(x, plus, minus)
+    if constraint is not None:
+        points = constraint.clip_points(points)  # rounding must not leave the box
+    return points, active
 
 
 def _fd_evals_needed(problem: Problem, state: State) -> Array:
     """How many evaluations the next gradient costs at the current iterate."""
-    steps = _fd_steps(problem, state.x, state.fd_step)
-    return problem.evals_per_gradient * jnp.sum(steps != 0, dtype=_INT)
+    _, active = _fd_points(problem, state.x, state.fd_step)
+    return jnp.sum(active, dtype=_INT)
 
 
-def _fd_points_count_for_best(problem: Problem, points: Array) -> Array:
-    """Finite-difference points may leave a relaxable Ω: those cannot be returned."""
+def _counts_for_best(problem: Problem, points: Array) -> Array:
+    """Which points may become the returned best point: those inside Ω.
+
+    Finite-difference points may leave a relaxable Ω; iterates and trial points never do.
+    """
     if problem.constraint is None:
         return jnp.ones(points.shape[:1], bool)
     return jax.vmap(problem.constraint.contains)(points)
@@ -170,16 +187,12 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
         not, τ and Δ are halved and the next iteration computes the gradient again.
     """
     opts = problem.options
-    steps = _fd_steps(problem, state.x, state.fd_step)
-    points, needed = fd.fd_points(state.x, steps, opts.fd_scheme)
+    points, needed = _fd_points(problem, state.x, state.fd_step)
     values, new = _evaluate(
-        problem,
-        state,
-        points,
-        active & needed,
-        _fd_points_count_for_best(problem, points),
+        problem, state, points, active & needed, _counts_for_best(problem, points)
     )
-    g = fd.fd_gradient(state.f, values, state.x, points, steps, opts.fd_scheme)
+    gradient = fd.forward_gradient if opts.fd_scheme == "forward" else fd.central_gradient
+    g = gradient(state.f, values, state.x, points, needed)
     ok = jnp.all(jnp.isfinite(g))
     hessian = update_hessian(
         opts.hessian,
@@ -228,8 +241,14 @@ def solve_subproblem(problem: Problem, state: State) -> Array:
             state.radius,
             problem.options.subproblem_max_iter,
         )
-    return problem.constraint.solve_subproblem(
-        state.x, state.gradient, state.hessian, state.radius, problem.options
+    return solve_constrained_subproblem(
+        problem.constraint,
+        state.x,
+        state.gradient,
+        state.hessian,
+        jnp.max(jnp.abs(state.hessian_eigenvalues)),  # ‖H‖₂
+        state.radius,
+        problem.options,
     )
 
 
@@ -248,7 +267,7 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     d = solve_subproblem(problem, state)
     trial = state.x + d
     if problem.constraint is not None:
-        trial = problem.constraint.clip_trial(trial)
+        trial = problem.constraint.project(trial)  # iterates stay in Ω despite rounding
     d = trial - state.x
     predicted = -model_value(state.gradient, state.hessian, d)
     evaluate = active & (predicted > 0)

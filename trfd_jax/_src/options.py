@@ -44,7 +44,15 @@ class Options:
         f_target: stop as soon as the best value seen is ≤ this.  ``None``: no target.
         max_iter: iteration cap.  ``None``: none (the budget still bounds the run).
         subproblem_max_iter: cap on the safeguarded Newton iterations of the exact
-            trust-region subproblem solver.
+            trust-region subproblem solver (Ω = Rⁿ).
+        cauchy_max_iter: cap on the bracketing/bisection steps of the Generalized Cauchy
+            step (constrained subproblem).
+        fista_max_iter: cap on the projected FISTA iterations after the Generalized Cauchy
+            step (0: the Generalized Cauchy step alone).
+        fista_tol: FISTA stops when successive iterates move ≤ fista_tol · Δ.
+        dykstra_max_iter: cap on Dykstra's sweeps when projecting onto Ω ∩ B(x, Δ) for a
+            set without an exact projection onto that intersection.
+        dykstra_tol: Dykstra stops when a sweep moves ≤ dykstra_tol (1 + ‖z‖).
     """
 
     fd_step_init: float | None = None
@@ -60,6 +68,11 @@ class Options:
     f_target: float | None = None
     max_iter: int | None = None
     subproblem_max_iter: int = 50
+    cauchy_max_iter: int = 50
+    fista_max_iter: int = 500
+    fista_tol: float = 1e-12
+    dykstra_max_iter: int = 100
+    dykstra_tol: float = 1e-10
 
     def __post_init__(self) -> None:
         if self.hessian not in _HESSIANS:
@@ -84,10 +97,15 @@ class Options:
                 raise ValueError(f"Options.{name} must lie in (0, 1), got {value}.")
         if self.max_iter is not None and self.max_iter < 1:
             raise ValueError(f"Options.max_iter must be ≥ 1, got {self.max_iter}.")
-        if self.subproblem_max_iter < 1:
-            raise ValueError(
-                f"Options.subproblem_max_iter must be ≥ 1, got {self.subproblem_max_iter}."
-            )
+        for name in ("subproblem_max_iter", "cauchy_max_iter", "dykstra_max_iter"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Options.{name} must be ≥ 1, got {getattr(self, name)}.")
+        if self.fista_max_iter < 0:
+            raise ValueError(f"Options.fista_max_iter must be ≥ 0, got {self.fista_max_iter}.")
+        for name in ("fista_tol", "dykstra_tol"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"Options.{name} must be finite and positive, got {value}.")
         if self.f_target is not None and math.isnan(self.f_target):
             raise ValueError("Options.f_target must not be NaN.")
 

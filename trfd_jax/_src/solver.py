@@ -15,6 +15,7 @@ from trfd_jax._src import algorithm
 from trfd_jax._src.evaluation import BatchObjective, call_objective
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
+from trfd_jax._src.sets import Box, ConvexSet, Intersection
 from trfd_jax._src.state import State
 from trfd_jax._src.status import Status, status_message
 
@@ -219,6 +220,51 @@ def check_max_evals(max_evals: Any, n: int, options: Options) -> int:
     return int(max_evals)
 
 
+def make_constraint(bounds: Any, constraint: Any, n: int, dtype: Any) -> ConvexSet | None:
+    """The feasible set from ``bounds`` and/or ``constraint``, checked against Rⁿ."""
+    box = None
+    if bounds is not None:
+        if isinstance(bounds, Box):
+            box = bounds
+        elif isinstance(bounds, (tuple, list)) and len(bounds) == 2:
+            box = Box(*bounds)
+        else:
+            raise TypeError("bounds must be a pair (lower, upper) or a trfd_jax.Box.")
+    if constraint is not None and not isinstance(constraint, ConvexSet):
+        raise TypeError(
+            "constraint must be a trfd_jax set (Box, L2Ball, Simplex, L1Ball, NonNegative, "
+            f"HalfSpace, Projection, Intersection), got {type(constraint).__name__}."
+        )
+    if box is not None and constraint is not None:
+        constraint = Intersection((box, constraint))
+    elif box is not None:
+        constraint = box
+    return None if constraint is None else constraint.validate(n, dtype)
+
+
+def project_x0(constraint: ConvexSet, x0: Array) -> Array:
+    """x0 projected onto Ω (with a warning when a concrete x0 moves)."""
+    projected = constraint.project(x0)
+    if _is_concrete(x0) and _is_concrete(projected) and not _any_tracer(constraint):
+        if not bool(constraint.contains(projected)):
+            raise ValueError(
+                "x0 could not be projected onto the feasible set: the intersection of the "
+                "sets looks empty (or Dykstra's projection did not converge; raise "
+                "Intersection.max_iter)."
+            )
+        if not np.array_equal(np.asarray(projected), np.asarray(x0)):
+            where = "the bounds" if not constraint.relaxable else "the feasible set"
+            warnings.warn(
+                f"x0 lies outside {where}; it was projected onto it before any evaluation.",
+                stacklevel=4,
+            )
+    return projected
+
+
+def _any_tracer(tree: Any) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
 def make_problem(
     fun: Callable[..., Any],
     x0: Any,
@@ -226,9 +272,10 @@ def make_problem(
     max_evals: int | None = None,
     options: Options | None = None,
     args: Any = None,
+    bounds: Any = None,
     constraint: Any = None,
 ) -> tuple[Problem, Array]:
-    """Check the inputs and build the :class:`Problem` and the prepared x0."""
+    """Check the inputs and build the :class:`Problem` and the prepared (projected) x0."""
     if options is None:
         options = Options()
     if not isinstance(options, Options):
@@ -238,6 +285,9 @@ def make_problem(
     options.resolved(n, x0.dtype)  # raises early on inconsistent radii
     max_evals = check_max_evals(max_evals, n, options)
     check_objective(fun, x0, args)
+    constraint = make_constraint(bounds, constraint, n, x0.dtype)
+    if constraint is not None:
+        x0 = project_x0(constraint, x0)
     problem = Problem(
         fun=fun, max_evals=max_evals, options=options, args=args, constraint=constraint
     )
@@ -251,6 +301,8 @@ def minimize(
     max_evals: int | None = None,
     options: Options | None = None,
     args: Any = None,
+    bounds: Any = None,
+    constraint: Any = None,
 ) -> Result:
     """Minimize ``fun`` from ``x0`` with TRFD-S (first paper, Algorithm 1).
 
@@ -263,6 +315,12 @@ def minimize(
         options: :class:`Options` (static configuration).
         args: data passed to ``fun`` as its second argument (a pytree of arrays; may be
             batched under ``jax.vmap`` without recompiling).
+        bounds: ``(lower, upper)`` (scalars or shape (n,), ±inf allowed) or a
+            :class:`Box`: unrelaxable bounds by default — f is never evaluated outside them.
+        constraint: a feasible set Ω (:class:`Box`, :class:`L2Ball`, :class:`Simplex`,
+            :class:`L1Ball`, :class:`NonNegative`, :class:`HalfSpace`, :class:`Projection`
+            or an :class:`Intersection` of these).  With ``bounds`` too, Ω is their
+            intersection.  x0 outside Ω is projected onto it first.
 
     Returns:
         A :class:`Result`.  Works under ``jax.jit`` and ``jax.vmap`` (multi-start: vmap over
@@ -271,5 +329,13 @@ def minimize(
     Raises:
         TypeError, ValueError: on bad input, before anything is traced.
     """
-    problem, x0 = make_problem(fun, x0, max_evals=max_evals, options=options, args=args)
+    problem, x0 = make_problem(
+        fun,
+        x0,
+        max_evals=max_evals,
+        options=options,
+        args=args,
+        bounds=bounds,
+        constraint=constraint,
+    )
     return _run_jit(problem, x0)

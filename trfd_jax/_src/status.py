@@ -21,6 +21,7 @@ class Status(enum.IntEnum):
     TARGET_REACHED = 4
     NONFINITE_X0 = 5
     USER_STOP = 6
+    INFEASIBLE_X0 = 7
 
     @property
     def message(self) -> str:
@@ -43,6 +44,9 @@ _MESSAGES = {
     Status.TARGET_REACHED: "Target value reached: f ≤ f_target.",
     Status.NONFINITE_X0: "f(x0) is not finite (NaN or inf), or x0 itself is not finite.",
     Status.USER_STOP: "Stopped by the user's callback.",
+    Status.INFEASIBLE_X0: (
+        "x0 could not be projected onto the feasible set (is the intersection empty?)."
+    ),
 }
 
 

@@ -1,0 +1,159 @@
+"""Step 2 when Ω ≠ Rⁿ: the trust-region subproblem over {d : x + d ∈ Ω, ‖d‖ ≤ Δ}.
+
+    minimize  m(d) = gᵀd + ½ dᵀHd   subject to  d ∈ D = (Ω − x) ∩ B(0, Δ)
+
+1. The Generalized Cauchy step (Conn, Gould & Toint, *Trust-Region Methods*, Algorithm
+   12.2.2): a step d(t) = P_D(−t g) along the projected-gradient path whose t satisfies the
+   sufficient-decrease test m(d) ≤ κ_ubs gᵀd and is not too short (m(d) ≥ κ_lbs gᵀd, or
+   ‖d‖ ≥ κ_frd Δ, or the path no longer moves).  This step alone gives the paper's
+   decrease condition (6) (its Appendix A).
+2. Projected FISTA (Beck & Teboulle 2009) on m over D, with step 1/‖H‖₂, started from the
+   Generalized Cauchy step.
+3. The step with the lower model value of all those seen is returned, so (6) is kept.
+
+P_D is exact for boxes (``project_box_ball``) and Dykstra's algorithm otherwise.  Every
+loop has a bounded, configurable number of iterations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from trfd_jax._src.trust_region_subproblem import model_value
+
+Array = jax.Array
+
+# Constants of the Generalized Cauchy step tests (0 < κ_ubs < κ_lbs < 1, 0 < κ_frd < 1).
+KAPPA_UBS = 0.1
+KAPPA_LBS = 0.9
+KAPPA_FRD = 0.9
+
+
+def generalized_cauchy_step(
+    g: Array,
+    hessian: Array,
+    radius: Array,
+    project: Callable[[Array], Array],
+    max_iter: int,
+) -> Array:
+    """The Generalized Cauchy step d(t) = P_D(−t g) by bracketing and bisection on t.
+
+    Starts at t = Δ/‖g‖ (the unconstrained path meets the sphere), doubles t while the step
+    is acceptable but short, and bisects once a t fails the decrease test.  Returns the
+    last step that passed the decrease test (d = 0 if none did, which only happens when g
+    is zero or not finite).
+    """
+    dtype = g.dtype
+    eps = jnp.finfo(dtype).eps
+    g_norm = jnp.sqrt(g @ g)
+    t0 = radius / jnp.where(g_norm > 0, g_norm, 1.0)
+    zero = jnp.zeros_like(g)
+
+    def body(carry):
+        k, t, t_lo, t_hi, best, done = carry
+        d = project(-t * g)
+        m = model_value(g, hessian, d)
+        slope = g @ d
+        decrease = (m <= KAPPA_UBS * slope) & jnp.isfinite(m)
+        moved = jnp.sqrt((d - best) @ (d - best)) > 10 * eps * (radius + 1.0)
+        long_enough = (
+            (m >= KAPPA_LBS * slope)
+            | (jnp.sqrt(d @ d) >= KAPPA_FRD * radius)
+            | (~moved & jnp.isinf(t_hi))
+        )
+        best = jnp.where(decrease, d, best)
+        done = decrease & long_enough
+        t_hi = jnp.where(decrease, t_hi, t)
+        t_lo = jnp.where(decrease, t, t_lo)
+        t_next = jnp.where(jnp.isinf(t_hi), 2 * t, 0.5 * (t_lo + t_hi))
+        return k + 1, t_next, t_lo, t_hi, best, done
+
+    def cond(carry):
+        k, *_, done = carry
+        return (k < max_iter) & ~done
+
+    init = (0, t0, jnp.zeros((), dtype), jnp.asarray(jnp.inf, dtype), zero, g_norm == 0)
+    *_, best, _ = lax.while_loop(cond, body, init)
+    return best
+
+
+def projected_fista(
+    g: Array,
+    hessian: Array,
+    lipschitz: Array,
+    project: Callable[[Array], Array],
+    d0: Array,
+    max_iter: int,
+    tol: Array,
+) -> Array:
+    """FISTA on m over D from d0; returns the iterate with the lowest model value.
+
+    Step 1/L with L = ‖H‖₂ (1 when H = 0); stops when successive iterates move ≤ ``tol``.
+    """
+    step = 1.0 / jnp.where(lipschitz > 0, lipschitz, 1.0)
+    m0 = model_value(g, hessian, d0)
+
+    def body(carry):
+        k, y, d_prev, t, best, best_m, _ = carry
+        d = project(y - step * (g + hessian @ y))
+        t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
+        y = d + ((t - 1.0) / t_next) * (d - d_prev)
+        m = model_value(g, hessian, d)
+        better = jnp.isfinite(m) & (m < best_m)
+        moved = jnp.sqrt((d - d_prev) @ (d - d_prev))
+        return (
+            k + 1,
+            y,
+            d,
+            t_next,
+            jnp.where(better, d, best),
+            jnp.where(better, m, best_m),
+            moved,
+        )
+
+    def cond(carry):
+        k, *_, moved = carry
+        return (k < max_iter) & (moved > tol)
+
+    init = (0, d0, d0, jnp.ones((), g.dtype), d0, m0, jnp.asarray(jnp.inf, g.dtype))
+    _, _, _, _, best, _, _ = lax.while_loop(cond, body, init)
+    return best
+
+
+def solve_constrained_subproblem(
+    constraint,
+    x: Array,
+    g: Array,
+    hessian: Array,
+    hessian_norm: Array,
+    radius: Array,
+    options,
+) -> Array:
+    """Step 2 over Ω ∩ B(x, Δ): the better of the Generalized Cauchy step and FISTA.
+
+    Args:
+        constraint: the feasible set (a ``ConvexSet``).
+        x: the iterate x_k ∈ Ω.
+        g, hessian: the model's gradient and Hessian.
+        hessian_norm: ‖H‖₂ (FISTA's Lipschitz constant).
+        radius: Δ_k.
+        options: ``Options`` (iteration caps and tolerances).
+    """
+    project = constraint.step_projection(x, radius, options.dykstra_max_iter, options.dykstra_tol)
+    d_cauchy = generalized_cauchy_step(g, hessian, radius, project, options.cauchy_max_iter)
+    if options.fista_max_iter == 0:
+        return d_cauchy
+    d = projected_fista(
+        g,
+        hessian,
+        hessian_norm,
+        project,
+        d_cauchy,
+        options.fista_max_iter,
+        options.fista_tol * radius,
+    )
+    return jnp.where(model_value(g, hessian, d) <= model_value(g, hessian, d_cauchy), d, d_cauchy)
