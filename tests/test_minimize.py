@@ -285,3 +285,26 @@ def test_nested_vmap_equals_flat_vmap():
     nested = jax.vmap(jax.vmap(solve))(starts.reshape(2, 3, 3))
     np.testing.assert_array_equal(nested.nfev.reshape(6), flat.nfev)
     np.testing.assert_allclose(nested.x.reshape(6, 3), flat.x, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"max_iter": 2.5}, TypeError),
+        ({"subproblem_max_iter": 2.5}, TypeError),
+        ({"eta": "0.1"}, TypeError),
+        ({"radius_tol": None}, TypeError),
+        ({"radius_init": jnp.array(1.0)}, TypeError),
+        ({"fd_step_init": 1.0, "radius_init": 0.1}, ValueError),  # τ₀√n > Δ₀
+    ],
+)
+def test_bad_option_types(kwargs, error):
+    with pytest.raises(error):
+        trfd_jax.minimize(sphere, jnp.ones(2), options=Options(**kwargs))
+
+
+def test_huge_x_does_not_fake_convergence():
+    # x + τ rounds to x for |x| ≳ 3e8: the difference then uses one ulp, not a zero step.
+    r = trfd_jax.minimize(lambda x: jnp.sum((x - 1.0) ** 2), jnp.array([1e9, -1e9]))
+    assert float(r.f) < 2e18 and int(r.status) != Status.RADIUS_TOL
+    assert bool(jnp.all(r.gradient != 0))

@@ -24,9 +24,16 @@ Array = jax.Array
 
 
 def _along_axes(x: Array, steps: Array) -> Array:
-    """The n points x + steps_j e_j, shape (n, n)."""
+    """The n points x + steps_j e_j, shape (n, n).
+
+    Where |x_j| is so large that x_j + h_j rounds back to x_j, the point moves by one unit
+    in the last place instead: a zero step would silently zero the gradient entry.
+    """
+    target = x + steps
+    stuck = (target == x) & (steps != 0)
+    target = jnp.where(stuck, jnp.nextafter(x, x + jnp.sign(steps) * jnp.inf), target)
     basis = jnp.eye(x.shape[0], dtype=x.dtype)
-    return jax.vmap(lambda e, h: x + h * e)(basis, steps)
+    return jax.vmap(lambda e, t: jnp.where(e > 0, t, x))(basis, target)
 
 
 def forward_points(x: Array, steps: Array) -> tuple[Array, Array]:

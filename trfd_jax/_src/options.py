@@ -19,6 +19,24 @@ HessianUpdate = Literal["bfgs", "sr1", "scaled_identity", "identity", "zero"]
 FDScheme = Literal["forward", "central"]
 
 _HESSIANS = ("bfgs", "sr1", "scaled_identity", "identity", "zero")
+_INT_FIELDS = (
+    "max_iter",
+    "subproblem_max_iter",
+    "cauchy_max_iter",
+    "fista_max_iter",
+    "dykstra_max_iter",
+)
+_OPTIONAL_FLOATS = ("fd_step_init", "radius_init", "radius_max", "f_target")
+_FLOAT_FIELDS = (
+    *_OPTIONAL_FLOATS,
+    "radius_tol",
+    "eta",
+    "radius_increase",
+    "radius_decrease",
+    "fd_step_decrease",
+    "fista_tol",
+    "dykstra_tol",
+)
 _SCHEMES = ("forward", "central")
 
 
@@ -75,6 +93,24 @@ class Options:
     dykstra_tol: float = 1e-10
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in _INT_FIELDS:
+                ok = value is None and field.name == "max_iter"
+                ok = ok or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
+                if not ok:
+                    raise TypeError(f"Options.{field.name} must be a Python int, got {value!r}.")
+            elif field.name in _FLOAT_FIELDS:
+                ok = value is None and field.name in _OPTIONAL_FLOATS
+                ok = ok or (
+                    isinstance(value, (int, float, np.integer, np.floating))
+                    and not isinstance(value, bool)
+                )
+                if not ok:
+                    raise TypeError(
+                        f"Options.{field.name} must be a Python number (options are static "
+                        f"configuration, not arrays), got {value!r}."
+                    )
         if self.hessian not in _HESSIANS:
             raise ValueError(f"Options.hessian must be one of {_HESSIANS}, got {self.hessian!r}.")
         if self.fd_scheme not in _SCHEMES:
@@ -121,6 +157,11 @@ class Options:
         radius = (
             self.radius_init if self.radius_init is not None else max(1.0, fd_step * math.sqrt(n))
         )
+        if fd_step * math.sqrt(n) > radius:
+            raise ValueError(
+                f"Algorithm 1 needs τ₀ √n ≤ Δ₀, but fd_step_init = {fd_step} and radius_init = "
+                f"{radius} with n = {n}; lower fd_step_init or raise radius_init."
+            )
         radius_max = self.radius_max if self.radius_max is not None else max(1000.0, radius)
         if radius > radius_max:
             raise ValueError(

@@ -58,8 +58,9 @@ def dykstra(
 ) -> Array:
     """Projection of z onto ∩ᵢ Cᵢ by Dykstra's algorithm, given each P_{Cᵢ}.
 
-    Sweeps P₁, …, P_k with the correction increments p_i; stops when a sweep moves the
-    point by at most ``tol`` (1 + ‖z‖), or after ``max_iter`` sweeps.  The result is the
+    Sweeps P₁, …, P_k with the correction increments p_i; stops when a sweep changes the
+    point and the increments by at most ``tol`` (1 + ‖z‖) (the point alone can stall for a
+    sweep while the increments still change), or after ``max_iter`` sweeps.  The result is the
     last P_k output (exactly inside the last set, within tolerance of the others).
     """
     k = len(projections)
@@ -73,8 +74,10 @@ def dykstra(
             y = project(x + increments[i])
             new_increments.append(x + increments[i] - y)
             x = y
-        moved = jnp.sqrt((x - start) @ (x - start))
-        return x, jnp.stack(new_increments), moved, it + 1
+        new_increments = jnp.stack(new_increments)
+        change = new_increments - increments
+        moved = jnp.sqrt((x - start) @ (x - start) + jnp.sum(change * change))
+        return x, new_increments, moved, it + 1
 
     def cond(carry):
         _, _, moved, it = carry

@@ -77,6 +77,25 @@ class ConvexSet:
         return jax.tree.map(lambda a: jnp.asarray(a, dtype), self)
 
 
+def _standard_promotion(fn: Callable[..., Array]) -> Callable[..., Array]:
+    """Run an optax projection under standard dtype promotion (it mixes in integer
+    arrays, which a caller's strict promotion setting would reject)."""
+
+    def wrapped(*args: Any) -> Array:
+        with jax.numpy_dtype_promotion("standard"):
+            return fn(*args)
+
+    return wrapped
+
+
+_box = _standard_promotion(optax_proj.projection_box)
+_l2_ball = _standard_promotion(optax_proj.projection_l2_ball)
+_l1_ball = _standard_promotion(optax_proj.projection_l1_ball)
+_simplex = _standard_promotion(optax_proj.projection_simplex)
+_non_negative = _standard_promotion(optax_proj.projection_non_negative)
+_halfspace = _standard_promotion(optax_proj.projection_halfspace)
+
+
 def _concrete(*arrays: Any) -> bool:
     return not any(isinstance(a, jax.core.Tracer) for a in arrays)
 
@@ -128,7 +147,7 @@ class Box(ConvexSet):
     relaxable: bool = False
 
     def project(self, x: Array) -> Array:
-        return optax_proj.projection_box(x, self.lower, self.upper)
+        return _box(x, self.lower, self.upper)
 
     def contains(self, x: Array) -> Array:
         tol = self.feasibility_tolerance(x)
@@ -164,10 +183,18 @@ class Box(ConvexSet):
                 raise ValueError(
                     f"Box lower > upper at index {j} ({float(lower[j])} > {float(upper[j])})."
                 )
-            if np.isinf(np.asarray(lower)).any() and (np.asarray(lower) == np.inf).any():
+            if (np.asarray(lower) == np.inf).any():
                 raise ValueError("Box lower must not be +inf.")
             if (np.asarray(upper) == -np.inf).any():
                 raise ValueError("Box upper must not be -inf.")
+            tiny = np.finfo(np.dtype(dtype)).tiny
+            for name, b in (("lower", np.asarray(lower)), ("upper", np.asarray(upper))):
+                if np.any((b != 0) & (np.abs(b) < tiny)):
+                    # XLA flushes subnormal numbers to zero, which would move the bound.
+                    raise ValueError(
+                        f"Box {name} has a subnormal entry (0 < |b| < {tiny:.3g}); XLA "
+                        "flushes those to zero. Use 0 or a normal number."
+                    )
         return Box(lower, upper, self.relaxable)
 
 
@@ -186,7 +213,7 @@ class L2Ball(ConvexSet):
 
     def project(self, x):
         c = 0.0 if self.center is None else self.center
-        return c + optax_proj.projection_l2_ball(x - c, self.radius)
+        return c + _l2_ball(x - c, self.radius)
 
     def validate(self, n, dtype):
         center = None
@@ -207,7 +234,7 @@ class L1Ball(ConvexSet):
 
     def project(self, x):
         c = 0.0 if self.center is None else self.center
-        return c + optax_proj.projection_l1_ball(x - c, self.radius)
+        return c + _l1_ball(x - c, self.radius)
 
     def validate(self, n, dtype):
         center = None
@@ -226,7 +253,7 @@ class Simplex(ConvexSet):
     scale: Any = 1.0
 
     def project(self, x):
-        return optax_proj.projection_simplex(x, self.scale)
+        return _simplex(x, self.scale)
 
     def validate(self, n, dtype):
         return Simplex(_check_positive("Simplex scale", self.scale, dtype))
@@ -240,7 +267,7 @@ class NonNegative(ConvexSet):
     """Ω = {x ≥ 0} (relaxable; use ``Box(0, inf)`` for unrelaxable non-negativity)."""
 
     def project(self, x):
-        return optax_proj.projection_non_negative(x)
+        return _non_negative(x)
 
 
 _register(NonNegative, [])
@@ -254,7 +281,7 @@ class HalfSpace(ConvexSet):
     b: Any
 
     def project(self, x):
-        return optax_proj.projection_halfspace(x, self.a, self.b)
+        return _halfspace(x, self.a, self.b)
 
     def validate(self, n, dtype):
         a = _check_vector("HalfSpace a", self.a, n, dtype, allow_inf=False)

@@ -199,6 +199,9 @@ def check_objective(fun: Any, x0: Array, args: Any) -> None:
         raise TypeError(f"fun must return a real number, but it returns dtype {out.dtype}.")
 
 
+_MAX_BUDGET = 2**31 - 2  # evaluation counters are int32
+
+
 def default_max_evals(n: int) -> int:
     """100 (n + 1): 100 simplex gradients, the budget of both papers."""
     return 100 * (n + 1)
@@ -210,6 +213,8 @@ def check_max_evals(max_evals: Any, n: int, options: Options) -> int:
         return default_max_evals(n)
     if isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer)):
         raise TypeError(f"max_evals must be a Python int, got {type(max_evals).__name__}.")
+    if max_evals > _MAX_BUDGET:
+        raise ValueError(f"max_evals={max_evals} exceeds the supported maximum {_MAX_BUDGET}.")
     minimum = 1 + options.evals_per_gradient_factor * n + 1
     if max_evals < minimum:
         raise ValueError(

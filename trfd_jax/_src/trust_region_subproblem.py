@@ -87,13 +87,19 @@ def solve_in_eigenbasis(
         norm, ratio, den = step_norm(mu)
         phi = 1.0 / radius - 1.0 / norm
         # φ ≥ 0 ⇔ ‖d(μ)‖ ≥ Δ ⇔ μ left of the root.
-        a = jnp.where(phi >= 0, mu, a)
-        b = jnp.where(phi >= 0, b, mu)
+        left = phi >= 0
+        a = jnp.where(left, mu, a)
+        b = jnp.where(left, b, mu)
         dphi = -(ratio @ (ratio / jnp.where(den > 0, den, tiny))) / norm**3
         newton = mu - phi / dphi
         ok = jnp.isfinite(newton) & (newton > a) & (newton < b)
         mu_next = jnp.where(ok, newton, 0.5 * (a + b))
-        done = (jnp.abs(norm - radius) <= 100 * eps * radius) | (b - a <= eps * (b + tiny))
+        # From the left Newton cannot overshoot: no progress means μ is the root to
+        # rounding (near the pole ‖d(μ)‖ may still be off by many ulps of Δ).
+        stalled = left & jnp.isfinite(newton) & (newton <= mu)
+        done = (
+            (jnp.abs(norm - radius) <= 100 * eps * radius) | (b - a <= eps * (b + tiny)) | stalled
+        )
         mu_next = jnp.where(done, mu, mu_next)
         return k + 1, mu_next, a, b, done
 
@@ -101,7 +107,10 @@ def solve_in_eigenbasis(
     mu0 = jnp.where(lo > 0, lo * (1 + 4 * eps) + tiny, 0.0)
     _, mu, _, _, _ = lax.while_loop(cond, body, (0, mu0, lo, hi, g_norm == 0))
     norm_a, ratio_a, _ = step_norm(mu)
-    d_a = -(q @ ratio_a) * jnp.minimum(1.0, radius / jnp.where(norm_a > 0, norm_a, 1.0))
+    # μ > 0 puts the minimizer on the sphere (complementarity): scale to ‖d‖ = Δ exactly.
+    on_sphere = (mu > 0) | (norm_a > radius)
+    scale_a = jnp.where(on_sphere, radius / jnp.where(norm_a > 0, norm_a, 1.0), 1.0)
+    d_a = -(q @ ratio_a) * scale_a
 
     # --- candidate B: μ = max(0, −λ₁), the interior Newton step or the hard case ----------
     den_lo = lam + lo
@@ -109,8 +118,10 @@ def solve_in_eigenbasis(
     ratio_b = jnp.where(keep & (g_hat != 0), g_hat / jnp.where(keep, den_lo, 1.0), 0.0)
     p_b = -(q @ ratio_b)
     norm_b2 = ratio_b @ ratio_b
-    # Only an indefinite or singular H can gain from moving along q₁ to the boundary.
+    # Only an indefinite or singular H can gain from moving along q₁ to the boundary; the
+    # model changes by t ĝ₁ + ½ t² λ₁ along t q₁ (q₁ ⟂ p_b in H's metric), so t ĝ₁ ≤ 0.
     t = jnp.where(lam[0] <= 10 * eps * scale, jnp.sqrt(jnp.maximum(radius**2 - norm_b2, 0.0)), 0.0)
+    t = jnp.where(g_hat[0] > 0, -t, t)
     d_b = p_b + t * q[:, 0]
     feasible_b = _norm(d_b) <= radius * (1 + 100 * eps)
 
