@@ -4,6 +4,8 @@ The public API; the work lives in ``trfd_jax._src``.
 """
 
 from trfd_jax._src.algorithm import gradient_step, init, step, terminate, trust_region_step
+from trfd_jax._src.black_box import BlackBox, black_box
+from trfd_jax._src.observe import IterationSummary
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
 from trfd_jax._src.sets import (
@@ -23,10 +25,12 @@ from trfd_jax._src.status import Status, status_message
 from trfd_jax._src.trust_region_subproblem import solve_trust_region_subproblem
 
 __all__ = [
+    "BlackBox",
     "Box",
     "ConvexSet",
     "HalfSpace",
     "Intersection",
+    "IterationSummary",
     "L1Ball",
     "L2Ball",
     "NonNegative",
@@ -38,6 +42,7 @@ __all__ = [
     "State",
     "Status",
     "StepKind",
+    "black_box",
     "gradient_step",
     "init",
     "make_problem",

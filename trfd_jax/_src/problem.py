@@ -27,6 +27,9 @@ class Problem:
         options: static :class:`Options`.
         args: extra data passed to ``fun`` (a pytree; may be batched under ``vmap``).
         constraint: the feasible set Ω, or None for Rⁿ.
+        verbose: print an iteration log from inside the compiled loop.
+        callback: ``callback(IterationSummary) -> bool | None`` after each iteration of the
+            driver loop; a true return stops the run (status ``USER_STOP``).
     """
 
     fun: Callable[..., Any]
@@ -34,6 +37,8 @@ class Problem:
     options: Options = dataclasses.field(default_factory=Options)
     args: Any = None
     constraint: Any = None
+    verbose: bool = False
+    callback: Callable[..., Any] | None = None
 
     @property
     def evals_per_gradient(self) -> int:
@@ -42,5 +47,7 @@ class Problem:
 
 
 jax.tree_util.register_dataclass(
-    Problem, data_fields=["args", "constraint"], meta_fields=["fun", "max_evals", "options"]
+    Problem,
+    data_fields=["args", "constraint"],
+    meta_fields=["fun", "max_evals", "options", "verbose", "callback"],
 )

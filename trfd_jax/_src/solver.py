@@ -12,7 +12,9 @@ import numpy as np
 from jax import lax
 
 from trfd_jax._src import algorithm
+from trfd_jax._src.black_box import BlackBox
 from trfd_jax._src.evaluation import BatchObjective, call_objective
+from trfd_jax._src.observe import observe
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
 from trfd_jax._src.sets import Box, ConvexSet, Intersection
@@ -93,10 +95,15 @@ def _loop(problem: Problem, x0: Array) -> Result:
     state = algorithm.init(problem, x0)
     state = lax.while_loop(
         lambda s: ~algorithm.terminate(problem, s),
-        lambda s: algorithm.step(problem, s),
+        lambda s: _observed_step(problem, s),
         state,
     )
     return result(problem, state)
+
+
+def _observed_step(problem: Problem, state: State) -> State:
+    """``step``, then the iteration log and the user callback when they are on."""
+    return observe(problem.verbose, problem.callback, state, algorithm.step(problem, state))
 
 
 @jax.custom_batching.custom_vmap
@@ -120,7 +127,7 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     state = jax.vmap(algorithm.init, in_axes=(problem_axes, x0_axis), axis_size=axis_size)(
         problem, x0
     )
-    batched_step = jax.vmap(algorithm.step, in_axes=(problem_axes, 0))
+    batched_step = jax.vmap(_observed_step, in_axes=(problem_axes, 0))
     state = lax.while_loop(
         lambda s: jnp.any(~algorithm.terminate(problem, s)),
         lambda s: batched_step(problem, s),
@@ -279,6 +286,8 @@ def make_problem(
     args: Any = None,
     bounds: Any = None,
     constraint: Any = None,
+    verbose: bool = False,
+    callback: Callable[..., Any] | None = None,
 ) -> tuple[Problem, Array]:
     """Check the inputs and build the :class:`Problem` and the prepared (projected) x0."""
     if options is None:
@@ -290,11 +299,21 @@ def make_problem(
     options.resolved(n, x0.dtype)  # raises early on inconsistent radii
     max_evals = check_max_evals(max_evals, n, options)
     check_objective(fun, x0, args)
+    if isinstance(fun, BlackBox) and args is not None:
+        raise TypeError("a black-box objective takes no args: capture its data in fn.")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}.")
     constraint = make_constraint(bounds, constraint, n, x0.dtype)
     if constraint is not None:
         x0 = project_x0(constraint, x0)
     problem = Problem(
-        fun=fun, max_evals=max_evals, options=options, args=args, constraint=constraint
+        fun=fun,
+        max_evals=max_evals,
+        options=options,
+        args=args,
+        constraint=constraint,
+        verbose=bool(verbose),
+        callback=callback,
     )
     return problem, x0
 
@@ -308,6 +327,8 @@ def minimize(
     args: Any = None,
     bounds: Any = None,
     constraint: Any = None,
+    verbose: bool = False,
+    callback: Callable[..., Any] | None = None,
 ) -> Result:
     """Minimize ``fun`` from ``x0`` with TRFD-S (first paper, Algorithm 1).
 
@@ -326,6 +347,11 @@ def minimize(
             :class:`L1Ball`, :class:`NonNegative`, :class:`HalfSpace`, :class:`Projection`
             or an :class:`Intersection` of these).  With ``bounds`` too, Ω is their
             intersection.  x0 outside Ω is projected onto it first.
+        verbose: print a compact iteration log (iteration, nfev, f, Δ, τ, step kind) from
+            inside the compiled loop.
+        callback: ``callback(summary) -> bool | None`` called after every iteration with an
+            :class:`IterationSummary`; returning True stops the run (``USER_STOP``).
+            ``verbose`` and ``callback`` are static: off, they cost nothing.
 
     Returns:
         A :class:`Result`.  Works under ``jax.jit`` and ``jax.vmap`` (multi-start: vmap over
@@ -342,5 +368,18 @@ def minimize(
         args=args,
         bounds=bounds,
         constraint=constraint,
+        verbose=verbose,
+        callback=callback,
     )
-    return _run_jit(problem, x0)
+    if not isinstance(fun, BlackBox) or _any_tracer((problem, x0)):
+        return _run_jit(problem, x0)
+    # A black-box objective runs eagerly here: an exception raised by its fn surfaces as
+    # JAX's runtime error, which is replaced by the original exception.
+    fun.pop_error()
+    try:
+        return jax.block_until_ready(_run_jit(problem, x0))
+    except jax.errors.JaxRuntimeError:
+        error = fun.pop_error()
+        if error is None:
+            raise
+        raise error.with_traceback(error.__traceback__) from None
