@@ -26,7 +26,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -70,7 +69,8 @@ class BlackBox:
     _state: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._state.update(count=0, error=None, lock=threading.Lock())
+        # Written only by the callback's thread (executors re-raise in the caller).
+        self._state.update(count=0, error=None)
 
     # ------------------------------------------------------------------ host side
 
@@ -87,6 +87,8 @@ class BlackBox:
         return error
 
     def _to_value(self, value: Any) -> float:
+        if isinstance(value, (float, np.floating)):  # the common case, fast
+            return float(value)
         try:
             if value is None:  # np.asarray(None, float) would be a silent NaN
                 raise TypeError
@@ -117,30 +119,33 @@ class BlackBox:
                     f"{rows.shape[1]}) points to shape ({rows.shape[0]},), got {values.shape}."
                 )
             return values
+        fn = self.fn
         if self.executor is not None and rows.shape[0] > 1:
-            results = list(self.executor.map(self.fn, list(rows)))
+            results = list(self.executor.map(fn, list(rows)))
         else:
-            results = [self.fn(row) for row in rows]
+            results = [fn(row) for row in rows]
         return np.array([self._to_value(v) for v in results], dtype=np.float64)
 
     def _host(self, points: np.ndarray, active: np.ndarray) -> np.ndarray:
         """The callback: evaluate the active rows of a (…, k, n) batch of points."""
         points = np.asarray(points)
-        active = np.broadcast_to(np.asarray(active, bool), points.shape[:-1])
+        active = np.asarray(active)
+        if active.shape != points.shape[:-1]:
+            active = np.broadcast_to(active, points.shape[:-1])
         out = np.full(active.shape, np.nan, dtype=points.dtype)
-        flat = active.reshape(-1)
-        if flat.any():
-            rows = points.reshape(-1, points.shape[-1])[flat]
+        index = np.flatnonzero(active)
+        if index.size:
+            rows = points.reshape(-1, points.shape[-1])[index]
+            if rows.dtype != np.float64:
+                rows = rows.astype(np.float64)
             try:
-                values = self._evaluate_rows(rows.astype(np.float64))
+                values = self._evaluate_rows(rows)
             except BaseException as exc:
-                with self._state["lock"]:
-                    if self._state["error"] is None:
-                        self._state["error"] = exc
+                if self._state["error"] is None:
+                    self._state["error"] = exc
                 raise BlackBoxError(f"black-box objective {self.name!r} raised {exc!r}") from exc
-            with self._state["lock"]:
-                self._state["count"] += rows.shape[0]
-            out.reshape(-1)[flat] = values
+            self._state["count"] += index.size
+            out.reshape(-1)[index] = values
         return out
 
     # ------------------------------------------------------------------ traced side
@@ -158,7 +163,8 @@ class BlackBox:
         shape = jax.ShapeDtypeStruct(points.shape[:1], dtype)
 
         def callback(p, a):
-            return self._host(p, a).astype(dtype)
+            out = self._host(p, a)
+            return out if out.dtype == dtype else out.astype(dtype)
 
         return lax.cond(
             jnp.any(active),
