@@ -8,6 +8,7 @@ from trfd_jax._src.black_box import BlackBox, black_box
 from trfd_jax._src.observe import IterationSummary
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
+from trfd_jax._src.search import GaussNewtonSearch, ModelSearch, SearchStep
 from trfd_jax._src.sets import (
     Box,
     ConvexSet,
@@ -19,7 +20,7 @@ from trfd_jax._src.sets import (
     Projection,
     Simplex,
 )
-from trfd_jax._src.solver import Result, make_problem, minimize, result, run
+from trfd_jax._src.solver import Result, least_squares, make_problem, minimize, result, run
 from trfd_jax._src.state import State, StepKind
 from trfd_jax._src.status import Status, status_message
 from trfd_jax._src.trust_region_subproblem import solve_trust_region_subproblem
@@ -28,16 +29,19 @@ __all__ = [
     "BlackBox",
     "Box",
     "ConvexSet",
+    "GaussNewtonSearch",
     "HalfSpace",
     "Intersection",
     "IterationSummary",
     "L1Ball",
     "L2Ball",
+    "ModelSearch",
     "NonNegative",
     "Options",
     "Problem",
     "Projection",
     "Result",
+    "SearchStep",
     "Simplex",
     "State",
     "Status",
@@ -45,6 +49,7 @@ __all__ = [
     "black_box",
     "gradient_step",
     "init",
+    "least_squares",
     "make_problem",
     "minimize",
     "result",

@@ -27,7 +27,8 @@ from trfd_jax._src.eigh_cache import eigh, masked_eigh
 from trfd_jax._src.evaluation import evaluate_batch
 from trfd_jax._src.hessian import initial_hessian, update_hessian
 from trfd_jax._src.problem import Problem
-from trfd_jax._src.state import State, StepKind
+from trfd_jax._src.search import safeguard
+from trfd_jax._src.state import LeastSquaresState, State, StepKind
 from trfd_jax._src.status import Status
 from trfd_jax._src.trust_region_subproblem import model_value, solve_in_eigenbasis
 
@@ -43,13 +44,16 @@ _INT = jnp.int32
 
 def _evaluate(
     problem: Problem, state: State, points: Array, active: Array, counts_for_best: Array
-) -> tuple[Array, State]:
+) -> tuple[Array, Array | None, State]:
     """Evaluate the active rows of ``points`` and record them: nfev, best point, history.
 
     ``counts_for_best`` marks the points that may become the returned best point (the
-    feasible ones).  Non-finite values never become best.
+    feasible ones).  Non-finite values never become best.  Returns the values, the residual
+    vectors (least-squares mode, else None) and the updated state.
     """
-    values = evaluate_batch(problem.fun, points, active, problem.args)
+    values, residuals = evaluate_batch(
+        problem.fun, points, active, problem.args, problem.residual_size
+    )
     usable = active & counts_for_best & jnp.isfinite(values)
     candidates = jnp.where(usable, values, jnp.inf)
     i = jnp.argmin(candidates)
@@ -62,7 +66,8 @@ def _evaluate(
     position = jnp.where(active, position, problem.max_evals)  # inactive: dropped
     history = state.history.at[position].set(running_best, mode="drop")
     nfev = state.nfev + jnp.sum(active, dtype=_INT)
-    return values, state._replace(nfev=nfev, best_f=best_f, best_x=best_x, history=history)
+    state = state._replace(nfev=nfev, best_f=best_f, best_x=best_x, history=history)
+    return values, residuals, state
 
 
 def _select(pred: Array, new: State, old: State) -> State:
@@ -158,12 +163,17 @@ def init(problem: Problem, x0: Array) -> State:
         status=jnp.asarray(Status.RUNNING, _INT),
     )
     x_ok = jnp.all(jnp.isfinite(x0))
-    values, state = _evaluate(problem, state, x0[None], x_ok[None], jnp.ones(1, bool))
-    f0 = values[0]
-    bad = ~x_ok | ~jnp.isfinite(f0)
-    state = state._replace(
-        f=f0, status=jnp.where(bad, Status.NONFINITE_X0, Status.RUNNING).astype(_INT)
+    feasible = _counts_for_best(problem, x0[None])[0]
+    values, residuals, state = _evaluate(
+        problem, state, x0[None], (x_ok & feasible)[None], x_ok[None]
     )
+    f0 = values[0]
+    status = jnp.where(~x_ok | ~jnp.isfinite(f0), Status.NONFINITE_X0, Status.RUNNING)
+    status = jnp.where(x_ok & ~feasible, Status.INFEASIBLE_X0, status)
+    state = state._replace(f=f0, status=status.astype(_INT))
+    if problem.residual_size is not None:
+        jacobian = jnp.zeros((problem.residual_size, n), dtype)
+        state = state._replace(lsq=LeastSquaresState(residuals[0], jacobian))
     return _update_status(problem, state)
 
 
@@ -188,20 +198,34 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
     """
     opts = problem.options
     points, needed = _fd_points(problem, state.x, state.fd_step)
-    values, new = _evaluate(
+    values, residuals, new = _evaluate(
         problem, state, points, active & needed, _counts_for_best(problem, points)
     )
     gradient = fd.forward_gradient if opts.fd_scheme == "forward" else fd.central_gradient
-    g = gradient(state.f, values, state.x, points, needed)
-    ok = jnp.all(jnp.isfinite(g))
-    hessian = update_hessian(
-        opts.hessian,
-        state.hessian,
-        state.x - state.x_prev,
-        g - state.gradient_prev,
-        convex=problem.constraint is not None,
-    )
-    hessian = jnp.where(state.has_prev & ok, hessian, state.hessian)
+    lsq = state.lsq
+    if problem.residual_size is None:
+        g = gradient(state.f, values, state.x, points, needed)
+        ok = jnp.all(jnp.isfinite(g))
+    else:
+        # One difference quotient per residual: the columns of J_k, and g_k = 2 J_kᵀ F(x_k).
+        jacobian = jax.vmap(
+            lambda r, r_x: gradient(r_x, r, state.x, points, needed), in_axes=(1, 0)
+        )(residuals, state.lsq.residuals)
+        g = 2.0 * jacobian.T @ state.lsq.residuals
+        ok = jnp.all(jnp.isfinite(jacobian)) & jnp.all(jnp.isfinite(g))
+        lsq = LeastSquaresState(state.lsq.residuals, jacobian)
+    if opts.hessian == "gauss_newton":
+        hessian = 2.0 * lsq.jacobian.T @ lsq.jacobian
+        hessian = jnp.where(ok, hessian, state.hessian)
+    else:
+        hessian = update_hessian(
+            opts.hessian,
+            state.hessian,
+            state.x - state.x_prev,
+            g - state.gradient_prev,
+            convex=problem.constraint is not None,
+        )
+        hessian = jnp.where(state.has_prev & ok, hessian, state.hessian)
     eigenvalues, eigenvectors = masked_eigh(
         active & jnp.any(hessian != state.hessian),
         hessian,
@@ -216,6 +240,7 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
     )
     good = new._replace(
         gradient=g,
+        lsq=lsq,
         hessian=hessian,
         hessian_eigenvalues=eigenvalues,
         hessian_eigenvectors=eigenvectors,
@@ -271,7 +296,9 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     d = trial - state.x
     predicted = -model_value(state.gradient, state.hessian, d)
     evaluate = active & (predicted > 0)
-    values, new = _evaluate(problem, state, trial[None], evaluate[None], jnp.ones(1, bool))
+    values, residuals, new = _evaluate(
+        problem, state, trial[None], evaluate[None], jnp.ones(1, bool)
+    )
     f_trial = values[0]
     rho = (state.f - f_trial) / jnp.where(predicted > 0, predicted, 1.0)
     success = evaluate & jnp.isfinite(f_trial) & (rho >= opts.eta)
@@ -283,12 +310,7 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     kind = jnp.where(
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
-    new = new._replace(
-        x=jnp.where(success, trial, state.x),
-        f=jnp.where(success, f_trial, state.f),
-        x_prev=jnp.where(success, state.x, state.x_prev),
-        gradient_prev=jnp.where(success, state.gradient, state.gradient_prev),
-        has_prev=state.has_prev | success,
+    new = _move(new, state, success, trial, f_trial, residuals)._replace(
         radius=jnp.where(success, radius_up, radius_down),
         fd_step=jnp.where(type_ii, state.fd_step * opts.fd_step_decrease, state.fd_step),
         needs_gradient=success | type_ii,
@@ -301,20 +323,82 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     return _select(active, new, state)
 
 
+def _move(new: State, state: State, accept: Array, x: Array, f: Array, residuals) -> State:
+    """Where ``accept``: x_{k+1} = x with value f, and (x_k, g_k) become the previous
+    iterate and gradient of the next quasi-Newton update."""
+    new = new._replace(
+        x=jnp.where(accept, x, state.x),
+        f=jnp.where(accept, f, state.f),
+        x_prev=jnp.where(accept, state.x, state.x_prev),
+        gradient_prev=jnp.where(accept, state.gradient, state.gradient_prev),
+        has_prev=state.has_prev | accept,
+    )
+    if residuals is not None:
+        kept = jnp.where(accept, residuals[0], state.lsq.residuals)
+        new = new._replace(lsq=new.lsq._replace(residuals=kept))
+    return new
+
+
+# --------------------------------------------------------------------------------------
+# The search step (second paper)
+# --------------------------------------------------------------------------------------
+
+
+def search_step(problem: Problem, state: State, active: Array) -> tuple[State, Array]:
+    """Evaluate the search strategy's candidates and accept the best on sufficient decrease.
+
+    Accepted iff f(c) ≤ f(x_k) − ρ(Δ_k) (second paper, Algorithm 2.1); then x moves there,
+    Δ grows as after a successful step, and the rigorous step is skipped.  The search is
+    only tried when its candidates and the rigorous step's trial point fit in the budget.
+
+    Returns:
+        The new state and whether the search succeeded.
+    """
+    search = problem.search
+    opts = problem.options
+    q = search.num_candidates
+    fits = state.nfev + q + 1 <= problem.max_evals
+    active = active & fits
+    proposed = search.propose(problem, state)
+    points = safeguard(problem, state.x, proposed, state.radius, search.theta)
+    valid = jnp.all(jnp.isfinite(points), axis=1)
+    values, residuals, new = _evaluate(problem, state, points, active & valid, jnp.ones(q, bool))
+    candidates = jnp.where(active & valid & jnp.isfinite(values), values, jnp.inf)
+    i = jnp.argmin(candidates)
+    success = active & (candidates[i] <= state.f - search.sufficient_decrease(state.radius))
+    params = opts.resolved(state.x.shape[0], state.x.dtype)
+    radius_up = jnp.minimum(state.radius * opts.radius_increase, params.radius_max)
+    best_residuals = None if residuals is None else residuals[i][None]
+    new = _move(new, state, success, points[i], candidates[i], best_residuals)._replace(
+        radius=jnp.where(success, radius_up, state.radius),
+        needs_gradient=success | state.needs_gradient,
+        nit=state.nit + success.astype(_INT),
+        n_search=state.n_search + active.astype(_INT),
+        n_search_successful=state.n_search_successful + success.astype(_INT),
+        last_step=jnp.where(success, StepKind.SEARCH, state.last_step).astype(_INT),
+    )
+    return _select(active, new, state), success
+
+
 # --------------------------------------------------------------------------------------
 # One iteration, and termination
 # --------------------------------------------------------------------------------------
 
 
 def step(problem: Problem, state: State) -> State:
-    """One iteration of TRFD-S: Step 1 if a gradient is due, then Steps 2–4.
+    """One iteration of TRFD-S: Step 1 if a gradient is due, the search step if one is
+    configured, then (unless the search succeeded) Steps 2–4.
 
     A state whose status is no longer RUNNING is returned unchanged, so a loop driven by
     hand (or a finished start inside a ``vmap``-ed batch) does no evaluations.
     """
     running = state.status == Status.RUNNING
     state, gradient_ok = gradient_step(problem, state, running & state.needs_gradient)
-    state = trust_region_step(problem, state, running & gradient_ok)
+    rigorous = running & gradient_ok
+    if problem.search is not None:
+        state, found = search_step(problem, state, rigorous)
+        rigorous = rigorous & ~found
+    state = trust_region_step(problem, state, rigorous)
     return _update_status(problem, state)
 
 

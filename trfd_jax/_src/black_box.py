@@ -66,6 +66,7 @@ class BlackBox:
     executor: concurrent.futures.Executor | None = None
     dtype: Any = None
     name: str = "objective"
+    residuals: int | None = None
     _state: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -86,7 +87,9 @@ class BlackBox:
         error, self._state["error"] = self._state["error"], None
         return error
 
-    def _to_value(self, value: Any) -> float:
+    def _to_value(self, value: Any) -> Any:
+        if self.residuals is not None:
+            return self._to_residuals(value)
         if isinstance(value, (float, np.floating)):  # the common case, fast
             return float(value)
         try:
@@ -103,6 +106,22 @@ class BlackBox:
             )
         return float(arr.reshape(()))
 
+    def _to_residuals(self, value: Any) -> np.ndarray:
+        try:
+            if value is None:
+                raise TypeError
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"black-box residuals {self.name!r} returned a non-numeric value {value!r}."
+            ) from exc
+        if arr.shape != (self.residuals,):
+            raise ValueError(
+                f"black-box residuals {self.name!r} must return shape ({self.residuals},), "
+                f"got {arr.shape}."
+            )
+        return arr
+
     def _evaluate_rows(self, rows: np.ndarray) -> np.ndarray:
         if self.vectorized:
             out = self.fn(rows)
@@ -113,10 +132,11 @@ class BlackBox:
                     f"black-box objective {self.name!r} (vectorized) returned a non-numeric "
                     f"value of type {type(out).__name__}."
                 ) from exc
-            if values.shape != (rows.shape[0],):
+            expected = (rows.shape[0], *self._tail)
+            if values.shape != expected:
                 raise ValueError(
                     f"black-box objective {self.name!r} (vectorized) must map ({rows.shape[0]}, "
-                    f"{rows.shape[1]}) points to shape ({rows.shape[0]},), got {values.shape}."
+                    f"{rows.shape[1]}) points to shape {expected}, got {values.shape}."
                 )
             return values
         fn = self.fn
@@ -124,7 +144,13 @@ class BlackBox:
             results = list(self.executor.map(fn, list(rows)))
         else:
             results = [fn(row) for row in rows]
-        return np.array([self._to_value(v) for v in results], dtype=np.float64)
+        values = np.array([self._to_value(v) for v in results], dtype=np.float64)
+        return values.reshape((rows.shape[0], *self._tail))
+
+    @property
+    def _tail(self) -> tuple[int, ...]:
+        """The shape of one value: () for f, (m,) for residuals."""
+        return () if self.residuals is None else (self.residuals,)
 
     def _host(self, points: np.ndarray, active: np.ndarray) -> np.ndarray:
         """The callback: evaluate the active rows of a (…, k, n) batch of points."""
@@ -132,7 +158,7 @@ class BlackBox:
         active = np.asarray(active)
         if active.shape != points.shape[:-1]:
             active = np.broadcast_to(active, points.shape[:-1])
-        out = np.full(active.shape, np.nan, dtype=points.dtype)
+        out = np.full(active.shape + self._tail, np.nan, dtype=points.dtype)
         index = np.flatnonzero(active)
         if index.size:
             rows = points.reshape(-1, points.shape[-1])[index]
@@ -145,7 +171,7 @@ class BlackBox:
                     self._state["error"] = exc
                 raise BlackBoxError(f"black-box objective {self.name!r} raised {exc!r}") from exc
             self._state["count"] += index.size
-            out.reshape(-1)[index] = values
+            out.reshape((-1, *self._tail))[index] = values
         return out
 
     # ------------------------------------------------------------------ traced side
@@ -160,7 +186,7 @@ class BlackBox:
                 f"black-box objective {self.name!r} takes no args: capture the data in fn."
             )
         dtype = jnp.dtype(self.dtype or points.dtype)
-        shape = jax.ShapeDtypeStruct(points.shape[:1], dtype)
+        shape = jax.ShapeDtypeStruct(points.shape[:1] + self._tail, dtype)
 
         def callback(p, a):
             out = self._host(p, a)
@@ -175,7 +201,7 @@ class BlackBox:
         )
 
     def __call__(self, x: Array) -> Array:
-        """f(x) for one point (also inside JAX code)."""
+        """f(x) (or F(x)) for one point (also inside JAX code)."""
         x = jnp.asarray(x)
         return self.evaluate_batch(x[None], jnp.ones(1, bool))[0]
 
@@ -187,6 +213,7 @@ def black_box(
     executor: concurrent.futures.Executor | None = None,
     dtype: Any = None,
     name: str | None = None,
+    residuals: int | None = None,
 ) -> BlackBox:
     """Wrap a Python/NumPy objective for ``minimize`` (and any JAX code).
 
@@ -200,6 +227,8 @@ def black_box(
             one batch in parallel.  Ignored with ``vectorized=True``.
         dtype: floating dtype of the values handed back to JAX (default: that of x0).
         name: the objective's name in error messages (default: ``fn.__name__``).
+        residuals: m, for ``trfd_jax.least_squares``: ``fn`` returns the residual vector
+            F(x) of shape (m,) (vectorized: (k, m)).
 
     Returns:
         A :class:`BlackBox`: pass it to ``minimize`` like a JAX function.
@@ -213,4 +242,15 @@ def black_box(
     if dtype is not None and not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}.")
     label = name or getattr(fn, "__name__", type(fn).__name__)
-    return BlackBox(fn=fn, vectorized=vectorized, executor=executor, dtype=dtype, name=label)
+    if residuals is not None and (
+        isinstance(residuals, bool) or not isinstance(residuals, int) or residuals < 1
+    ):
+        raise TypeError(f"residuals must be a positive int m, got {residuals!r}.")
+    return BlackBox(
+        fn=fn,
+        vectorized=vectorized,
+        executor=executor,
+        dtype=dtype,
+        name=label,
+        residuals=residuals,
+    )

@@ -5,8 +5,12 @@ finite-difference gradient, a trial point, search-step candidates.  The mask say
 points the algorithm really needs; only those are counted in ``nfev`` and in the history.
 A JAX-native objective is ``jax.vmap``-ed over the batch (the whole batch is skipped with
 ``lax.cond`` when nothing is active and the call is not batched).  An objective object
-that defines ``evaluate_batch(points, active)`` (the black-box bridge) receives the mask and
-evaluates only the active points on the host.
+that defines ``evaluate_batch(points, active, args)`` (the black-box bridge) receives the
+mask and evaluates only the active points on the host.
+
+In least-squares mode (``trfd_jax.least_squares``) the objective returns the residual
+vector F(x) ∈ Rᵐ; the value is f = ‖F‖² and the residuals are handed back too, so that one
+finite-difference gradient also gives the Jacobian.
 """
 
 from __future__ import annotations
@@ -22,31 +26,46 @@ Array = jax.Array
 
 @runtime_checkable
 class BatchObjective(Protocol):
-    """An objective that evaluates whole masked batches itself (e.g. on the host)."""
+    """An objective that evaluates whole masked batches itself (e.g. on the host).
 
-    def evaluate_batch(self, points: Array, active: Array, args: Any) -> Array:
-        """Values at the active rows of ``points`` (k, n); inactive rows may hold anything."""
-        ...
+    ``evaluate_batch`` returns the values (k,), or, for residual objectives, the residual
+    vectors (k, m); inactive rows may hold anything.
+    """
+
+    def evaluate_batch(self, points: Array, active: Array, args: Any) -> Array: ...
 
 
 def call_objective(fun: Any, x: Array, args: Any) -> Array:
-    """f(x) for a JAX-native objective, with or without extra ``args``."""
+    """f(x) (or F(x)) for a JAX-native objective, with or without extra ``args``."""
     return fun(x) if args is None else fun(x, args)
 
 
-def evaluate_batch(fun: Any, points: Array, active: Array, args: Any) -> Array:
-    """f at every active row of ``points`` (k, n), as an array (k,) of the points' dtype.
+def evaluate_batch(
+    fun: Any, points: Array, active: Array, args: Any, residuals: int | None = None
+) -> tuple[Array, Array | None]:
+    """Values at the active rows of ``points`` (k, n), and residuals in least-squares mode.
 
-    Inactive rows hold NaN (never read by the solver).
+    Args:
+        residuals: m, the length of F(x), in least-squares mode; None otherwise.
+
+    Returns:
+        ``(values, F)``: values (k,) of the points' dtype, NaN on inactive rows; F (k, m)
+        in least-squares mode (NaN rows where inactive), else None.
     """
     dtype = points.dtype
+    k = points.shape[0]
+    out_shape = (k,) if residuals is None else (k, residuals)
     if isinstance(fun, BatchObjective):
-        values = fun.evaluate_batch(points, active, args)
+        out = fun.evaluate_batch(points, active, args)
     else:
-        values = lax.cond(
+        out = lax.cond(
             jnp.any(active),
             lambda p: jax.vmap(lambda x: call_objective(fun, x, args))(p).astype(dtype),
-            lambda p: jnp.full(p.shape[:1], jnp.nan, dtype),
+            lambda p: jnp.full(out_shape, jnp.nan, dtype),
             points,
         )
-    return jnp.where(active, values.astype(dtype), jnp.nan)
+    out = out.astype(dtype)
+    if residuals is None:
+        return jnp.where(active, out, jnp.nan), None
+    out = jnp.where(active[:, None], out, jnp.nan)
+    return jnp.sum(out * out, axis=1), out

@@ -15,10 +15,10 @@ from typing import Literal
 
 import numpy as np
 
-HessianUpdate = Literal["bfgs", "sr1", "scaled_identity", "identity", "zero"]
+HessianUpdate = Literal["bfgs", "sr1", "scaled_identity", "identity", "zero", "gauss_newton"]
 FDScheme = Literal["forward", "central"]
 
-_HESSIANS = ("bfgs", "sr1", "scaled_identity", "identity", "zero")
+_HESSIANS = ("bfgs", "sr1", "scaled_identity", "identity", "zero", "gauss_newton")
 _INT_FIELDS = (
     "max_iter",
     "subproblem_max_iter",
@@ -56,8 +56,9 @@ class Options:
         radius_decrease: factor on Δ after an unsuccessful step (1/2 in the paper).
         fd_step_decrease: factor on τ after a type II iteration (1/2 in the paper).
         hessian: model Hessian H_k: ``"bfgs"`` (the reference), ``"sr1"``,
-            ``"scaled_identity"`` (Barzilai–Borwein), ``"identity"`` (H = I throughout) or
-            ``"zero"`` (the first-order model).
+            ``"scaled_identity"`` (Barzilai–Borwein), ``"identity"`` (H = I throughout),
+            ``"zero"`` (the first-order model) or, for least squares only,
+            ``"gauss_newton"`` (H = 2 JᵀJ from the finite-difference Jacobian).
         fd_scheme: ``"forward"`` (Step 1, n evaluations) or ``"central"`` (Remark 2.5, 2n).
         f_target: stop as soon as the best value seen is ≤ this.  ``None``: no target.
         max_iter: iteration cap.  ``None``: none (the budget still bounds the run).

@@ -27,6 +27,10 @@ class Problem:
         options: static :class:`Options`.
         args: extra data passed to ``fun`` (a pytree; may be batched under ``vmap``).
         constraint: the feasible set Ω, or None for Rⁿ.
+        residual_size: m in least-squares mode (``fun`` returns F(x) ∈ Rᵐ and f = ‖F‖²),
+            None for a scalar objective.
+        search: a search strategy (``trfd_jax.SearchStep``) tried before each rigorous
+            step, or None for plain TRFD-S.
         verbose: print an iteration log from inside the compiled loop.
         callback: ``callback(IterationSummary) -> bool | None`` after each iteration of the
             driver loop; a true return stops the run (status ``USER_STOP``).
@@ -37,6 +41,8 @@ class Problem:
     options: Options = dataclasses.field(default_factory=Options)
     args: Any = None
     constraint: Any = None
+    residual_size: int | None = None
+    search: Any = None
     verbose: bool = False
     callback: Callable[..., Any] | None = None
 
@@ -49,5 +55,13 @@ class Problem:
 jax.tree_util.register_dataclass(
     Problem,
     data_fields=["args", "constraint"],
-    meta_fields=["fun", "max_evals", "options", "verbose", "callback"],
+    meta_fields=[
+        "fun",
+        "max_evals",
+        "options",
+        "residual_size",
+        "search",
+        "verbose",
+        "callback",
+    ],
 )

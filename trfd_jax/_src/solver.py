@@ -17,6 +17,7 @@ from trfd_jax._src.evaluation import BatchObjective, call_objective
 from trfd_jax._src.observe import observe
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
+from trfd_jax._src.search import GaussNewtonSearch, SearchStep
 from trfd_jax._src.sets import Box, ConvexSet, Intersection
 from trfd_jax._src.state import State
 from trfd_jax._src.status import Status, status_message
@@ -187,23 +188,39 @@ def prepare_x0(x0: Any) -> Array:
     return jnp.asarray(x0, dtype)
 
 
-def check_objective(fun: Any, x0: Array, args: Any) -> None:
-    """The objective must map (n,) to a real scalar: checked with ``jax.eval_shape``."""
+def check_objective(fun: Any, x0: Array, args: Any, *, residuals: bool = False) -> int | None:
+    """The objective must map (n,) to a real scalar (or to F(x) ∈ Rᵐ for least squares):
+    checked with ``jax.eval_shape``.  Returns m in least-squares mode."""
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
+    if isinstance(fun, BlackBox):
+        if residuals and fun.residuals is None:
+            raise TypeError(
+                "least_squares needs a black box of residuals: black_box(fn, residuals=m)."
+            )
+        if not residuals and fun.residuals is not None:
+            raise TypeError("this black box returns residuals: use trfd_jax.least_squares.")
+        return fun.residuals
     if isinstance(fun, BatchObjective):
-        return  # the black-box bridge checks its outputs itself
+        return None  # an evaluate_batch object checks its outputs itself
     spec = jax.ShapeDtypeStruct(x0.shape, x0.dtype)
     out = jax.eval_shape(lambda x: call_objective(fun, x, args), spec)
     if not hasattr(out, "shape") or not hasattr(out, "dtype"):
-        raise TypeError(f"fun must return a scalar array, got {out!r}.")
+        raise TypeError(f"fun must return an array, got {out!r}.")
+    if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)):
+        raise TypeError(f"fun must return real numbers, but it returns dtype {out.dtype}.")
+    if residuals:
+        if len(out.shape) != 1 or out.shape[0] < 1:
+            raise ValueError(
+                f"residuals must return a vector F(x) of shape (m,), got shape {out.shape}."
+            )
+        return int(out.shape[0])
     if out.shape != ():
         raise ValueError(
             f"fun must return a scalar (shape ()), but it returns shape {out.shape}; for a "
             "least-squares problem pass the sum of squares, or use trfd_jax.least_squares."
         )
-    if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)):
-        raise TypeError(f"fun must return a real number, but it returns dtype {out.dtype}.")
+    return None
 
 
 _MAX_BUDGET = 2**31 - 2  # evaluation counters are int32
@@ -288,8 +305,13 @@ def make_problem(
     constraint: Any = None,
     verbose: bool = False,
     callback: Callable[..., Any] | None = None,
+    search: SearchStep | None = None,
+    residuals: bool = False,
 ) -> tuple[Problem, Array]:
-    """Check the inputs and build the :class:`Problem` and the prepared (projected) x0."""
+    """Check the inputs and build the :class:`Problem` and the prepared (projected) x0.
+
+    ``residuals=True`` is least-squares mode: ``fun`` returns F(x) and f = ‖F(x)‖².
+    """
     if options is None:
         options = Options()
     if not isinstance(options, Options):
@@ -298,7 +320,18 @@ def make_problem(
     n = x0.shape[0]
     options.resolved(n, x0.dtype)  # raises early on inconsistent radii
     max_evals = check_max_evals(max_evals, n, options)
-    check_objective(fun, x0, args)
+    residual_size = check_objective(fun, x0, args, residuals=residuals)
+    if options.hessian == "gauss_newton" and not residuals:
+        raise ValueError('Options(hessian="gauss_newton") needs trfd_jax.least_squares.')
+    if search is not None:
+        if not isinstance(search, SearchStep):
+            raise TypeError(
+                f"search must be a trfd_jax.SearchStep (or None), got {type(search).__name__}."
+            )
+        if search.needs_residuals() and not residuals:
+            raise ValueError(
+                f"{type(search).__name__} needs residuals: use trfd_jax.least_squares."
+            )
     if isinstance(fun, BlackBox) and args is not None:
         raise TypeError("a black-box objective takes no args: capture its data in fn.")
     if callback is not None and not callable(callback):
@@ -312,6 +345,8 @@ def make_problem(
         options=options,
         args=args,
         constraint=constraint,
+        residual_size=residual_size,
+        search=search,
         verbose=bool(verbose),
         callback=callback,
     )
@@ -329,6 +364,7 @@ def minimize(
     constraint: Any = None,
     verbose: bool = False,
     callback: Callable[..., Any] | None = None,
+    search: SearchStep | None = None,
 ) -> Result:
     """Minimize ``fun`` from ``x0`` with TRFD-S (first paper, Algorithm 1).
 
@@ -352,6 +388,9 @@ def minimize(
         callback: ``callback(summary) -> bool | None`` called after every iteration with an
             :class:`IterationSummary`; returning True stops the run (``USER_STOP``).
             ``verbose`` and ``callback`` are static: off, they cost nothing.
+        search: a search strategy tried before each rigorous step (second paper; e.g.
+            ``trfd_jax.ModelSearch()`` or your own :class:`SearchStep`).  None: plain
+            TRFD-S.
 
     Returns:
         A :class:`Result`.  Works under ``jax.jit`` and ``jax.vmap`` (multi-start: vmap over
@@ -370,7 +409,67 @@ def minimize(
         constraint=constraint,
         verbose=verbose,
         callback=callback,
+        search=search,
     )
+    return _solve(problem, x0)
+
+
+def least_squares(
+    residuals: Callable[..., Any],
+    x0: Any,
+    *,
+    max_evals: int | None = None,
+    options: Options | None = None,
+    args: Any = None,
+    bounds: Any = None,
+    constraint: Any = None,
+    verbose: bool = False,
+    callback: Callable[..., Any] | None = None,
+    search: SearchStep | str | None = "gauss_newton",
+) -> Result:
+    """Minimize f(x) = ‖F(x)‖² with TRFD-S and, by default, the Gauss–Newton search step.
+
+    One finite-difference gradient evaluates F at the n points x + τ e_j: that gives the
+    Jacobian J_k and g_k = 2 J_kᵀF(x_k) for the same n evaluations.  The default search
+    (second paper) tries the Gauss–Newton point argmin ‖J_k p + F(x_k)‖² over ‖p‖ ≤ θΔ_k
+    before each rigorous step.
+
+    Args:
+        residuals: ``F(x) -> (m,)`` written in JAX (``F(x, args)`` with ``args``), or
+            ``trfd_jax.black_box(fn, residuals=m)`` for a host function.
+        search: ``"gauss_newton"`` (default), None (plain TRFD-S on ‖F‖²), or any
+            :class:`SearchStep`.
+        Other arguments as in :func:`minimize`; ``Options(hessian="gauss_newton")`` uses
+        H = 2 JᵀJ as the rigorous model's Hessian instead of BFGS.
+
+    Returns:
+        A :class:`Result`; ``f`` is ‖F(x)‖² at the best point.
+    """
+    if isinstance(search, str):
+        if search != "gauss_newton":
+            raise ValueError(
+                f"search must be 'gauss_newton', None or a SearchStep, got {search!r}."
+            )
+        search = GaussNewtonSearch()
+    problem, x0 = make_problem(
+        residuals,
+        x0,
+        max_evals=max_evals,
+        options=options,
+        args=args,
+        bounds=bounds,
+        constraint=constraint,
+        verbose=verbose,
+        callback=callback,
+        search=search,
+        residuals=True,
+    )
+    return _solve(problem, x0)
+
+
+def _solve(problem: Problem, x0: Array) -> Result:
+    """Run the compiled solver; re-raise a black-box objective's own exception."""
+    fun = problem.fun
     if not isinstance(fun, BlackBox) or _any_tracer((problem, x0)):
         return _run_jit(problem, x0)
     # A black-box objective runs eagerly here: an exception raised by its fn surfaces as

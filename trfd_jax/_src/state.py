@@ -24,6 +24,13 @@ class StepKind(enum.IntEnum):
     GRADIENT_FAILED = 5  # a finite-difference value was NaN/inf: halve Δ and τ, retry
 
 
+class LeastSquaresState(NamedTuple):
+    """F(x_k) and the finite-difference Jacobian J_k, in least-squares mode."""
+
+    residuals: Array  # (m,)
+    jacobian: Array  # (m, n)
+
+
 class State(NamedTuple):
     """State of TRFD-S between iterations (the paper's k-th quantities)."""
 
@@ -59,5 +66,5 @@ class State(NamedTuple):
     history: Array  # (B,) best value after each evaluation; +inf where not yet evaluated
     # Termination.
     status: Array  # () int32, a Status; RUNNING while the loop goes on
-    # Per-strategy state of the search step (second paper); () when there is none.
-    search_state: Any = ()
+    # Least-squares mode: F(x_k) and J_k (a LeastSquaresState); () otherwise.
+    lsq: Any = ()
