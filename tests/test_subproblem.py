@@ -116,3 +116,42 @@ def test_vmap_matches_loop():
     batched = jax.vmap(solve)(g, h, r)
     for k in range(8):
         np.testing.assert_allclose(batched[k], solve(g[k], h[k], r[k]), rtol=1e-10, atol=1e-12)
+
+
+def test_truncated_cg_beats_the_cauchy_step_and_is_exact_inside():
+    from trfd_jax._src.trust_region_subproblem import model_value, solve_truncated_cg
+
+    cg = jax.jit(solve_truncated_cg, static_argnums=(3, 4))
+    rng = np.random.default_rng(8)
+    for kind in ("indefinite", "definite"):
+        for _ in range(20):
+            n = int(rng.integers(1, 7))
+            g, h, radius = _instance(rng, n, kind)
+            g, h = jnp.asarray(g), jnp.asarray(h)
+            d = cg(g, h, radius, 2 * n, 1e-12)
+            assert float(jnp.linalg.norm(d)) <= radius * (1 + 1e-12)
+            # Cauchy step: minimize the model along −g inside the region.
+            gn = float(jnp.linalg.norm(g))
+            curvature = float(g @ h @ g)
+            t = radius / gn
+            if curvature > 0:
+                t = min(t, gn**2 / curvature)
+            cauchy = -t * g
+            assert float(model_value(g, h, d)) <= float(model_value(g, h, cauchy)) + 1e-12
+    # Positive definite with the Newton step inside: CG finds it.
+    h = jnp.diag(jnp.array([2.0, 4.0, 8.0]))
+    g = jnp.array([1.0, 1.0, 1.0])
+    np.testing.assert_allclose(cg(g, h, 10.0, 6, 1e-14), -g / jnp.diag(h), rtol=1e-10)
+
+
+def test_truncated_cg_option_solves_a_problem():
+    import trfd_jax
+
+    def f(x):
+        return jnp.sum((x - 1.0) ** 2 * jnp.arange(1.0, 6.0)) + 0.1 * jnp.sum(x**4)
+
+    exact = trfd_jax.minimize(f, jnp.zeros(5), max_evals=400)
+    cg = trfd_jax.minimize(
+        f, jnp.zeros(5), max_evals=400, options=trfd_jax.Options(subproblem="truncated_cg")
+    )
+    np.testing.assert_allclose(cg.x, exact.x, atol=1e-6)

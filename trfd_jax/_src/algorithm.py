@@ -30,7 +30,11 @@ from trfd_jax._src.problem import Problem
 from trfd_jax._src.search import safeguard
 from trfd_jax._src.state import LeastSquaresState, State, StepKind
 from trfd_jax._src.status import Status
-from trfd_jax._src.trust_region_subproblem import model_value, solve_in_eigenbasis
+from trfd_jax._src.trust_region_subproblem import (
+    model_value,
+    solve_in_eigenbasis,
+    solve_truncated_cg,
+)
 
 Array = jax.Array
 
@@ -226,8 +230,10 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
             convex=problem.constraint is not None,
         )
         hessian = jnp.where(state.has_prev & ok, hessian, state.hessian)
+    # The decomposition serves the exact solver and ‖H‖₂ of the constrained one.
+    needs_eigh = problem.constraint is not None or opts.subproblem == "exact"
     eigenvalues, eigenvectors = masked_eigh(
-        active & jnp.any(hessian != state.hessian),
+        active & jnp.any(hessian != state.hessian) & needs_eigh,
         hessian,
         state.hessian_eigenvalues,
         state.hessian_eigenvectors,
@@ -257,6 +263,15 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
 
 def solve_subproblem(problem: Problem, state: State) -> Array:
     """Step 2: a step d with x_k + d ∈ Ω, ‖d‖ ≤ Δ_k and the decrease (6)."""
+    if problem.constraint is None and problem.options.subproblem == "truncated_cg":
+        n = state.x.shape[0]
+        return solve_truncated_cg(
+            state.gradient,
+            state.hessian,
+            state.radius,
+            max(problem.options.subproblem_max_iter, 2 * n),
+            1e-10,
+        )
     if problem.constraint is None:
         return solve_in_eigenbasis(
             state.gradient,

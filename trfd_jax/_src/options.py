@@ -62,8 +62,12 @@ class Options:
         fd_scheme: ``"forward"`` (Step 1, n evaluations) or ``"central"`` (Remark 2.5, 2n).
         f_target: stop as soon as the best value seen is ≤ this.  ``None``: no target.
         max_iter: iteration cap.  ``None``: none (the budget still bounds the run).
+        subproblem: solver of Step 2 when Ω = Rⁿ: ``"exact"`` (the global minimizer, by an
+            eigendecomposition of H — O(n³)) or ``"truncated_cg"`` (Steihaug–Toint CG, O(n²)
+            per iteration: for large n).
         subproblem_max_iter: cap on the safeguarded Newton iterations of the exact
-            trust-region subproblem solver (Ω = Rⁿ).
+            trust-region subproblem solver (Ω = Rⁿ); for ``"truncated_cg"`` the cap is
+            max(subproblem_max_iter, 2n) CG iterations.
         cauchy_max_iter: cap on the bracketing/bisection steps of the Generalized Cauchy
             step (constrained subproblem).
         fista_max_iter: cap on the projected FISTA iterations after the Generalized Cauchy
@@ -86,6 +90,7 @@ class Options:
     fd_scheme: FDScheme = "forward"
     f_target: float | None = None
     max_iter: int | None = None
+    subproblem: Literal["exact", "truncated_cg"] = "exact"
     subproblem_max_iter: int = 50
     cauchy_max_iter: int = 50
     fista_max_iter: int = 500
@@ -114,6 +119,10 @@ class Options:
                     )
         if self.hessian not in _HESSIANS:
             raise ValueError(f"Options.hessian must be one of {_HESSIANS}, got {self.hessian!r}.")
+        if self.subproblem not in ("exact", "truncated_cg"):
+            raise ValueError(
+                f"Options.subproblem must be 'exact' or 'truncated_cg', got {self.subproblem!r}."
+            )
         if self.fd_scheme not in _SCHEMES:
             raise ValueError(
                 f"Options.fd_scheme must be one of {_SCHEMES}, got {self.fd_scheme!r}."
