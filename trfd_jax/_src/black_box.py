@@ -87,51 +87,38 @@ class BlackBox:
         error, self._state["error"] = self._state["error"], None
         return error
 
-    def _to_value(self, value: Any) -> Any:
-        if self.residuals is not None:
-            return self._to_residuals(value)
-        if isinstance(value, (float, np.floating)):  # the common case, fast
-            return float(value)
+    def _numeric(self, value: Any) -> np.ndarray:
+        """``value`` as a float64 array, or a TypeError naming the objective."""
         try:
             if value is None:  # np.asarray(None, float) would be a silent NaN
                 raise TypeError
-            arr = np.asarray(value, dtype=np.float64)
+            return np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"black-box objective {self.name!r} returned a non-numeric value {value!r}."
             ) from exc
+
+    def _to_value(self, value: Any) -> Any:
+        """One evaluation's result: a float, or the residual vector (m,)."""
+        if self.residuals is None and isinstance(value, (float, np.floating)):
+            return float(value)  # the common case, fast
+        arr = self._numeric(value)
+        if self.residuals is not None:
+            if arr.shape != (self.residuals,):
+                raise ValueError(
+                    f"black-box objective {self.name!r} must return residuals of shape "
+                    f"({self.residuals},), got {arr.shape}."
+                )
+            return arr
         if arr.size != 1:
             raise ValueError(
                 f"black-box objective {self.name!r} must return a scalar, got shape {arr.shape}."
             )
         return float(arr.reshape(()))
 
-    def _to_residuals(self, value: Any) -> np.ndarray:
-        try:
-            if value is None:
-                raise TypeError
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"black-box residuals {self.name!r} returned a non-numeric value {value!r}."
-            ) from exc
-        if arr.shape != (self.residuals,):
-            raise ValueError(
-                f"black-box residuals {self.name!r} must return shape ({self.residuals},), "
-                f"got {arr.shape}."
-            )
-        return arr
-
     def _evaluate_rows(self, rows: np.ndarray) -> np.ndarray:
         if self.vectorized:
-            out = self.fn(rows)
-            try:
-                values = np.asarray(out, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(
-                    f"black-box objective {self.name!r} (vectorized) returned a non-numeric "
-                    f"value of type {type(out).__name__}."
-                ) from exc
+            values = self._numeric(self.fn(rows))
             expected = (rows.shape[0], *self._tail)
             if values.shape != expected:
                 raise ValueError(
