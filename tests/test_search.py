@@ -206,9 +206,7 @@ def test_black_box_residuals_match_jax_native():
 def test_least_squares_with_bounds_and_vmap():
     starts = jnp.array([[-1.2, 1.0], [0.5, 0.5], [1.5, 1.8]])
     r = jax.vmap(
-        lambda x: trfd_jax.least_squares(
-            rosenbrock_residuals, x, bounds=(-2.0, 0.8), max_evals=150
-        )
+        lambda x: trfd_jax.least_squares(rosenbrock_residuals, x, bounds=(-2.0, 0.8), max_evals=150)
     )(starts)
     assert np.all(np.asarray(r.x) <= 0.8) and np.all(np.asarray(r.x) >= -2.0)
     # Constrained minimizer: x₁ = 0.8 (active), x₂ = 0.64, f = 0.04.
