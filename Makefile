@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench-multistart clean
+.PHONY: demo test bench-multistart bench-morewild clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(BIN)/python
 bench-multistart: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m trfd_jax.benchmarks.multistart
+
+# Data profiles on the Moré–Wild problems against every peer (bench extra; ~20 minutes).
+bench-morewild: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m trfd_jax.benchmarks run --set unconstrained --out benchmarks/results/morewild
+	$(BIN)/python -m trfd_jax.benchmarks run --set bounded --out benchmarks/results/morewild
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -235,3 +235,21 @@ def test_runner_smoke_noisy_bounded(tmp_path):
     assert bench.solvers == solvers and "newuoa" in bench.metadata["skipped"]
     run = bench.metadata["runs"]["lbfgsb"][7]
     assert run["outside"] == 0 and run["nfev"] >= 1
+
+
+def test_trfd_variants_in_the_runner():
+    from trfd_jax.benchmarks.runner import run_trfd_jax
+
+    problems = [p for p in more_wild_53() if p.index in (7, 13)]  # n = 2, m = 2
+    plain, _ = run_trfd_jax(problems, variant="trfd_jax")
+    gn, runs = run_trfd_jax(problems, variant="trfd_jax_gn")
+    for index in (7, 13):
+        h = gn[index]
+        assert h.shape == (300,) and np.all(np.diff(h) <= 0)
+        assert h[0] == pytest.approx(plain[index][0])  # same f(x₀)
+        assert runs[index]["nfev"] <= 300
+    # Rosenbrock is a zero-residual problem: the Gauss–Newton search gets there sooner.
+    solved = [int(np.argmax(h < 1e-10)) for h in (plain[7], gn[7])]
+    assert solved[1] < solved[0]
+    with pytest.raises(ValueError, match="noiseless"):
+        run_trfd_jax(problems, noise=Noise(1e-3, "relative"), variant="trfd_jax_gn")

@@ -87,7 +87,45 @@ __all__ = [
 SETS = ("unconstrained", "bounded")
 BOX = (0.1, 20.0)
 """The bounds of ``--set bounded`` on every variable (first paper)."""
-SOLVERS = ("trfd_jax", *PEERS)
+@dataclasses.dataclass(frozen=True)
+class TrfdVariant:
+    """A configuration of trfd_jax run by the benchmark.
+
+    Attributes:
+        least_squares: solve with ``trfd_jax.least_squares`` on the residuals F (the
+            finite differences then give the Jacobian), else ``minimize`` on f = ‖F‖².
+        search: ``"gauss_newton"``, ``"model"`` (``ModelSearch``) or None.
+        hessian: ``Options.hessian`` for this variant (None: the run's options).
+    """
+
+    least_squares: bool = False
+    search: str | None = None
+    hessian: str | None = None
+
+    def make_search(self) -> Any:
+        import trfd_jax
+
+        return {
+            None: None,
+            "gauss_newton": trfd_jax.GaussNewtonSearch(),
+            "model": trfd_jax.ModelSearch(),
+        }[self.search]
+
+
+#: trfd_jax variants: plain TRFD-S (the paper), the second paper's Gauss–Newton search on
+#: the least-squares form, the same with the Gauss–Newton model Hessian 2JᵀJ, and the
+#: general-purpose model search on f.
+TRFD_VARIANTS = {
+    "trfd_jax": TrfdVariant(),
+    "trfd_jax_gn": TrfdVariant(least_squares=True, search="gauss_newton"),
+    "trfd_jax_gn_hessian": TrfdVariant(
+        least_squares=True, search="gauss_newton", hessian="gauss_newton"
+    ),
+    "trfd_jax_model": TrfdVariant(search="model"),
+}
+
+SOLVERS = (*TRFD_VARIANTS, *PEERS)
+DEFAULT_SOLVERS = ("trfd_jax", *PEERS)
 BUDGET_RULE = "100 (n + 1) evaluations (100 simplex gradients)"
 
 
@@ -211,21 +249,35 @@ class _Progress:
             self._bar.close()
 
 
+def _group_residuals(group: Sequence[LeastSquaresProblem]) -> Callable:
+    """F(x, args) of one group, padded with zeros to the group's largest m (``lax.switch``
+    needs one output shape; zero residuals change neither ‖F‖² nor the Gauss–Newton step)."""
+    m = max(problem.m for problem in group)
+
+    def padded(problem):
+        return lambda x: jnp.pad(problem.residuals(x), (0, m - problem.m))
+
+    branches = tuple(padded(problem) for problem in group)
+    return lambda x, args: lax.switch(args["branch"], branches, x)
+
+
 def run_trfd_jax(
     problems: Sequence[LeastSquaresProblem],
     bounds: tuple[float, float] | None = None,
     noise: Noise | None = None,
     options: Any = None,
     progress: _Progress | None = None,
+    variant: str = "trfd_jax",
 ) -> tuple[dict[int, np.ndarray], dict[int, dict]]:
     """trfd_jax on every problem: one ``jax.jit(jax.vmap(...))`` call per dimension n.
 
     Args:
         problems: Moré–Wild problems.
         bounds: ``(lower, upper)`` for every variable, or None.
-        noise: additive noise, or None.
+        noise: additive noise, or None (least-squares variants: noiseless only).
         options: ``trfd_jax.Options`` (default ``Options()``).
         progress: progress reporter.
+        variant: a key of :data:`TRFD_VARIANTS`.
 
     Returns:
         ``(histories, runs)``: per problem number, the (budget,) history and a dict of
@@ -235,6 +287,12 @@ def run_trfd_jax(
     import trfd_jax
 
     options = trfd_jax.Options() if options is None else options
+    config = TRFD_VARIANTS[variant]
+    if config.hessian is not None:
+        options = dataclasses.replace(options, hessian=config.hessian)
+    if config.least_squares and noise is not None:
+        raise ValueError(f"{variant} runs noiseless problems only.")
+    search = config.make_search()
     groups: dict[int, list[LeastSquaresProblem]] = {}
     for problem in problems:
         groups.setdefault(problem.n, []).append(problem)
@@ -249,11 +307,32 @@ def run_trfd_jax(
             "index": jnp.asarray([p.index for p in group], jnp.int32),
             "sigma": jnp.asarray([0.0 if noise is None else noise.sigma(f) for f in f0]),
         }
-        if noise is None:
+        if config.least_squares:
+            residuals = _group_residuals(group)
+
+            def solve_one(x0, args, residuals=residuals, max_evals=max_evals):
+                result = trfd_jax.least_squares(
+                    residuals,
+                    x0,
+                    args=args,
+                    max_evals=max_evals,
+                    options=options,
+                    bounds=bounds,
+                    search=search,
+                )
+                return result, result.history, jnp.zeros((), result.nfev.dtype)
+
+        elif noise is None:
 
             def solve_one(x0, args, clean=clean, max_evals=max_evals):
                 result = trfd_jax.minimize(
-                    clean, x0, args=args, max_evals=max_evals, options=options, bounds=bounds
+                    clean,
+                    x0,
+                    args=args,
+                    max_evals=max_evals,
+                    options=options,
+                    bounds=bounds,
+                    search=search,
                 )
                 return result, result.history, jnp.zeros((), result.nfev.dtype)
 
@@ -283,7 +362,7 @@ def run_trfd_jax(
                 "group_wall_s": without_compile,
             }
         if progress is not None:
-            progress.update(len(group), f"trfd_jax n={n} ({len(group)} problems)")
+            progress.update(len(group), f"{variant} n={n} ({len(group)} problems)")
     return histories, runs
 
 
@@ -456,8 +535,8 @@ def run_benchmark(
     try:
         for name in active:
             start = time.perf_counter()
-            if name == "trfd_jax":
-                result, info_runs = run_trfd_jax(chosen, bounds, noise, options, bar)
+            if name in TRFD_VARIANTS:
+                result, info_runs = run_trfd_jax(chosen, bounds, noise, options, bar, name)
                 for k, p in enumerate(chosen):
                     histories[name][k, : budgets[k]] = result[p.index]
                     runs[name][p.index] = info_runs[p.index]
@@ -631,7 +710,7 @@ def main(argv: list[str] | None = None) -> Any:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run solvers, save histories, draw profiles")
     run.add_argument("--set", dest="set_name", choices=SETS, default="unconstrained")
-    run.add_argument("--solvers", nargs="+", choices=SOLVERS, default=list(SOLVERS))
+    run.add_argument("--solvers", nargs="+", choices=SOLVERS, default=list(DEFAULT_SOLVERS))
     run.add_argument("--problems", nargs="+", type=int, default=None, help="1..53 (all)")
     run.add_argument("--noise", type=float, default=None, help="noise level ξ")
     run.add_argument("--noise-kind", choices=("relative", "absolute"), default="relative")
