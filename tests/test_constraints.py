@@ -407,3 +407,16 @@ def test_bounds_and_constraint_together_intersect():
         max_evals=200,
     )
     np.testing.assert_allclose(r.x, np.ones(2) / np.sqrt(2), atol=1e-6)
+
+
+def test_float32_returned_point_is_feasible():
+    # In float32 τ₀ ≈ 3.5e-4: finite-difference points just outside a relaxable set must
+    # not be returned as the best point (the membership tolerance is a few ulps, not τ).
+    def f(x):
+        return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
+
+    with pytest.warns(UserWarning, match="float32"):
+        r = trfd_jax.minimize(
+            f, jnp.array([-0.6, 0.5], jnp.float32), constraint=L2Ball(1.0), max_evals=200
+        )
+    assert float(jnp.linalg.norm(r.x)) <= 1.0 + 1e-5

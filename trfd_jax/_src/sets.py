@@ -45,7 +45,7 @@ class ConvexSet:
 
     def feasibility_tolerance(self, x: Array) -> Array:
         """How far from Ω a point may be and still count as inside (rounding)."""
-        return 1e3 * jnp.finfo(x.dtype).eps * (1.0 + jnp.sqrt(x @ x))
+        return 16 * jnp.finfo(x.dtype).eps * (1.0 + jnp.sqrt(x @ x))
 
     def contains(self, x: Array) -> Array:
         """Whether x ∈ Ω, up to :meth:`feasibility_tolerance`."""
