@@ -87,6 +87,8 @@ __all__ = [
 SETS = ("unconstrained", "bounded")
 BOX = (0.1, 20.0)
 """The bounds of ``--set bounded`` on every variable (first paper)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class TrfdVariant:
     """A configuration of trfd_jax run by the benchmark.
@@ -307,26 +309,17 @@ def run_trfd_jax(
             "index": jnp.asarray([p.index for p in group], jnp.int32),
             "sigma": jnp.asarray([0.0 if noise is None else noise.sigma(f) for f in f0]),
         }
-        if config.least_squares:
-            residuals = _group_residuals(group)
+        if noise is None:
+            # least_squares on the residuals F, or minimize on f = ‖F‖².
+            solver, fun = (
+                (trfd_jax.least_squares, _group_residuals(group))
+                if config.least_squares
+                else (trfd_jax.minimize, clean)
+            )
 
-            def solve_one(x0, args, residuals=residuals, max_evals=max_evals):
-                result = trfd_jax.least_squares(
-                    residuals,
-                    x0,
-                    args=args,
-                    max_evals=max_evals,
-                    options=options,
-                    bounds=bounds,
-                    search=search,
-                )
-                return result, result.history, jnp.zeros((), result.nfev.dtype)
-
-        elif noise is None:
-
-            def solve_one(x0, args, clean=clean, max_evals=max_evals):
-                result = trfd_jax.minimize(
-                    clean,
+            def solve_one(x0, args, solver=solver, fun=fun, max_evals=max_evals):
+                result = solver(
+                    fun,
                     x0,
                     args=args,
                     max_evals=max_evals,
