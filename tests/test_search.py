@@ -226,3 +226,39 @@ def test_bad_least_squares_input():
         trfd_jax.least_squares(trfd_jax.black_box(lambda x: np.ones(3), residuals=2), np.zeros(2))
     with pytest.raises(ValueError):
         GaussNewtonSearch(power=3)
+
+
+def test_gauss_newton_search_before_the_gradient_skips_it():
+    # Linear residuals: after the first FD Jacobian, Broyden's update keeps J exact, so the
+    # search at each new iterate succeeds without paying n evaluations for a gradient.
+    a = jnp.array([[2.0, 1.0, 0.0], [0.0, 1.0, 3.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    b = jnp.array([1.0, -2.0, 0.5, 3.0])
+
+    def residuals(x):
+        return a @ x - b
+
+    x0 = jnp.zeros(3)
+    options = Options(radius_init=0.01)  # small steps: several moves are needed
+    problem, x0 = trfd_jax.make_problem(
+        residuals, x0, residuals=True, search=GaussNewtonSearch(), options=options
+    )
+    state = trfd_jax.init(problem, x0)
+    step = jax.jit(trfd_jax.step)
+    kinds, nfev = [], [int(state.nfev)]
+    for _ in range(6):
+        state = step(problem, state)
+        kinds.append(int(state.last_step))
+        nfev.append(int(state.nfev))
+    # First iteration: f(x0) + gradient (3) + search (1); later searches cost 1 each.
+    assert kinds[0] == StepKind.SEARCH and nfev[1] == 1 + 3 + 1
+    assert all(k == StepKind.SEARCH for k in kinds[1:])
+    assert np.all(np.diff(nfev[1:]) == 1)
+    np.testing.assert_allclose(state.lsq.jacobian, a, atol=1e-6)
+    plain = GaussNewtonSearch(before_gradient=False)
+    problem2, _ = trfd_jax.make_problem(
+        residuals, jnp.zeros(3), residuals=True, search=plain, options=options
+    )
+    state2 = trfd_jax.init(problem2, x0)
+    for _ in range(6):
+        state2 = step(problem2, state2)
+    assert int(state2.nfev) > int(state.nfev)  # pays 3 evaluations per new iterate

@@ -339,18 +339,36 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
 
 
 def _move(new: State, state: State, accept: Array, x: Array, f: Array, residuals) -> State:
-    """Where ``accept``: x_{k+1} = x with value f, and (x_k, g_k) become the previous
-    iterate and gradient of the next quasi-Newton update."""
+    """Where ``accept``: x_{k+1} = x with value f.
+
+    (x_k, g_k) become the previous iterate and gradient of the next quasi-Newton update
+    only when g_k was computed at x_k: after a move without a new gradient (a search step
+    before Step 1), the pair stays at the last point that has a gradient, so that s and y
+    of the next update belong together.  In least-squares mode F(x_{k+1}) is kept and J
+    gets Broyden's secant update J + (F⁺ − F − J s) sᵀ / sᵀs, the best guess of the
+    Jacobian at x_{k+1} until Step 1 recomputes it.
+    """
+    pair = accept & ~state.needs_gradient
     new = new._replace(
         x=jnp.where(accept, x, state.x),
         f=jnp.where(accept, f, state.f),
-        x_prev=jnp.where(accept, state.x, state.x_prev),
-        gradient_prev=jnp.where(accept, state.gradient, state.gradient_prev),
-        has_prev=state.has_prev | accept,
+        x_prev=jnp.where(pair, state.x, state.x_prev),
+        gradient_prev=jnp.where(pair, state.gradient, state.gradient_prev),
+        has_prev=state.has_prev | pair,
     )
     if residuals is not None:
-        kept = jnp.where(accept, residuals[0], state.lsq.residuals)
-        new = new._replace(lsq=new.lsq._replace(residuals=kept))
+        residual, jacobian = state.lsq
+        s = x - state.x
+        ss = s @ s
+        broyden = jacobian + jnp.outer(residuals[0] - residual - jacobian @ s, s) / jnp.where(
+            ss > 0, ss, 1.0
+        )
+        ok = accept & (ss > 0) & jnp.all(jnp.isfinite(broyden))
+        new = new._replace(
+            lsq=LeastSquaresState(
+                jnp.where(accept, residuals[0], residual), jnp.where(ok, broyden, jacobian)
+            )
+        )
     return new
 
 
@@ -408,6 +426,11 @@ def step(problem: Problem, state: State) -> State:
     hand (or a finished start inside a ``vmap``-ed batch) does no evaluations.
     """
     running = state.status == Status.RUNNING
+    if problem.search is not None and problem.search.before_gradient:
+        # At a new iterate, first try the search with what is already known (in least
+        # squares: J after Broyden's update); on success the n-point gradient is skipped.
+        state, found = search_step(problem, state, running & state.needs_gradient & state.has_prev)
+        running = running & ~found
     state, gradient_ok = gradient_step(problem, state, running & state.needs_gradient)
     rigorous = running & gradient_ok
     if problem.search is not None:

@@ -42,12 +42,15 @@ class SearchStep:
         theta: θ, candidates are kept within B(x_k, θ Δ_k).
         decrease: c in ρ(Δ) = c Δ^p.
         power: p ∈ {1, 2} in ρ(Δ) = c Δ^p.
+        before_gradient: also try the search at a new iterate before its finite-difference
+            gradient is paid for, with the model information already at hand.
         num_candidates: how many points ``propose`` returns (static).
     """
 
     theta: float = 2.0
     decrease: float = 1e-5
     power: int = 2
+    before_gradient: bool = False
 
     num_candidates: int = dataclasses.field(default=1, init=False)
 
@@ -91,7 +94,14 @@ class GaussNewtonSearch(SearchStep):
 
     solved exactly as a trust-region subproblem with g = 2 J_kᵀF, H = 2 J_kᵀJ_k.  J_k comes
     from the same forward differences that give the gradient.  Needs least-squares mode.
+
+    By default (``before_gradient=True``) the search is also tried at each new iterate
+    before its n-point Jacobian is paid for, with J after Broyden's secant update: a
+    success skips those n evaluations.  On the Moré–Wild problems this raised the
+    data-profile areas by 0.01–0.02 (see the README's benchmarks).
     """
+
+    before_gradient: bool = True
 
     def needs_residuals(self) -> bool:
         return True
