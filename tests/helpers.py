@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+def recording(fun_np, calls: list | None = None):
+    """``fun_np`` as a JAX objective evaluated on the host one point at a time, with every
+    point it was called at appended to ``calls`` (real calls, not the solver's count)."""
+    calls = [] if calls is None else calls
+
+    def host(x):
+        calls.append(np.array(x))
+        return np.asarray(fun_np(np.asarray(x)), np.float64)
+
+    def wrapped(x):
+        return jax.pure_callback(
+            host, jax.ShapeDtypeStruct((), jnp.float64), x, vmap_method="sequential"
+        )
+
+    return wrapped, calls
 
 
 def rosenbrock(x):

@@ -20,7 +20,7 @@ from trfd_jax._src.constrained_subproblem import (
 from trfd_jax._src.projections import dykstra, project_ball, project_box_ball
 from trfd_jax._src.trust_region_subproblem import model_value
 
-from .helpers import rosenbrock
+from .helpers import recording, rosenbrock
 
 PROPERTY = settings(
     max_examples=200,
@@ -35,18 +35,7 @@ _SEEN: list[np.ndarray] = []
 
 
 def _record(fun_np):
-    """A JAX objective whose every evaluation is recorded on the host, point by point."""
-
-    def host(x):
-        _SEEN.append(np.array(x))
-        return np.asarray(fun_np(np.asarray(x)), np.float64)
-
-    def wrapped(x):
-        return jax.pure_callback(
-            host, jax.ShapeDtypeStruct((), jnp.float64), x, vmap_method="sequential"
-        )
-
-    return wrapped
+    return recording(fun_np, _SEEN)[0]
 
 
 SMOOTH = [

@@ -10,7 +10,7 @@ import pytest
 import trfd_jax
 from trfd_jax import Options, Status
 
-from .helpers import extended_rosenbrock, make_quadratic, rosenbrock, sphere
+from .helpers import extended_rosenbrock, make_quadratic, recording, rosenbrock, sphere
 
 
 def test_rosenbrock_budget_300():
@@ -28,28 +28,12 @@ def test_quadratic_to_high_accuracy():
     np.testing.assert_allclose(r.x, x_star, atol=1e-5)
 
 
-def _counting(fun):
-    """``fun`` evaluated on the host, one call per point, with a counter of real calls."""
-    calls = []
-
-    def host(x):
-        calls.append(np.array(x))
-        return np.asarray(fun(np.asarray(x)), np.float64)
-
-    def wrapped(x):
-        return jax.pure_callback(
-            host, jax.ShapeDtypeStruct((), jnp.float64), x, vmap_method="sequential"
-        )
-
-    return wrapped, calls
-
-
 @pytest.mark.parametrize("max_evals", [4, 5, 17, 60, 61, 62, 63])
 def test_budget_never_exceeded_counting_real_calls(max_evals):
     def f(x):
         return (x[0] - 1) ** 2 + 3 * (x[1] + 2) ** 2
 
-    wrapped, calls = _counting(f)
+    wrapped, calls = recording(f)
     r = trfd_jax.minimize(wrapped, jnp.array([3.0, 3.0]), max_evals=max_evals)
     assert len(calls) == int(r.nfev) <= max_evals
     # The best value reported is the best value of any point really evaluated.
