@@ -6,6 +6,12 @@ over a few points of the region B(x_k, θΔ_k) and proposes the best one; TRFD-S
 only on sufficient decrease of the real objective, so a poor surrogate costs one
 evaluation per iteration and never breaks convergence (second paper, Theorem 3.1).
 
+A strategy is a frozen dataclass subclassing ``trfd_jax.SearchStep`` whose
+``propose(view)`` returns candidate points.  ``view`` is a ``trfd_jax.SearchView``, the
+stable, read-only extension point: x_k, f(x_k), the model's g_k and H_k, Δ_k, τ_k (and
+F(x_k), J_k in least squares), plus ``view.model_step(radius)`` and
+``view.subproblem_step(g, H, radius)``, the solver of Step 2.
+
     python examples/custom_search.py
 """
 
@@ -33,13 +39,18 @@ def surrogate(x):
 class SurrogateSearch(trfd_jax.SearchStep):
     """Propose the best of 2n + 1 points of B(x_k, θΔ_k) according to the surrogate."""
 
-    def propose(self, problem, state):
-        n = state.x.shape[0]
+    def propose(self, view: trfd_jax.SearchView) -> jax.Array:
+        n = view.x.shape[0]
         directions = jnp.concatenate([jnp.eye(n), -jnp.eye(n), jnp.zeros((1, n))])
-        # Move towards the surrogate's own minimizer, clipped to the region by the solver.
-        towards = jnp.ones(n) - state.x
+        # Move towards the surrogate's own minimizer, clipped to the region by the solver,
+        # and also try the model's own step over the larger region θΔ_k.
+        towards = jnp.ones(n) - view.x
         points = jnp.concatenate(
-            [state.x + self.theta * state.radius * directions, (state.x + towards)[None]]
+            [
+                view.x + self.theta * view.radius * directions,
+                (view.x + towards)[None],
+                (view.x + view.model_step(self.theta * view.radius))[None],
+            ]
         )
         best = jnp.argmin(jax.vmap(surrogate)(points))
         return points[best][None]

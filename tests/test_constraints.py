@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 import trfd_jax
 from trfd_jax import Box, Intersection, L1Ball, L2Ball, Options, Simplex, Status
-from trfd_jax._src.constrained_subproblem import (
+from trfd_jax._src.model import model_value
+from trfd_jax._src.projections import dykstra, project_ball, project_box_ball
+from trfd_jax._src.subproblem.constrained import (
     generalized_cauchy_step,
     solve_constrained_subproblem,
 )
-from trfd_jax._src.projections import dykstra, project_ball, project_box_ball
-from trfd_jax._src.trust_region_subproblem import model_value
 
 from .helpers import recording, rosenbrock
 
@@ -100,7 +100,7 @@ def _iterates(problem, x0):
 
     def body(s, _):
         s = trfd_jax.step(problem, s)
-        return s, (s.x, s.best_x)
+        return s, (s.iterate.x, s.record.best_x)
 
     return jax.lax.scan(body, state, None, length=25)[1]
 
@@ -300,7 +300,7 @@ def test_constrained_bfgs_stays_positive_definite():
     step = jax.jit(trfd_jax.step)
     for _ in range(40):
         state = step(problem, state)
-        assert float(jnp.linalg.eigvalsh(state.hessian)[0]) > 0
+        assert float(jnp.linalg.eigvalsh(state.model.hessian)[0]) > 0
 
 
 def test_relaxable_box_may_difference_outside_but_returns_inside():

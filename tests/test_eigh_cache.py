@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trfd_jax._src.eigh_cache import eigh, masked_eigh
+from trfd_jax._src.subproblem.eigh_cache import eigh, masked_eigh
 
 
 def _batch(size, n=4, seed=0):

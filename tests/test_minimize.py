@@ -1,4 +1,4 @@
-"""The public driver: convergence, budget, history, jit/vmap equivalence, bad input."""
+"""The public entry points: convergence, budget, history, jit/vmap equivalence."""
 
 import warnings
 
@@ -139,7 +139,7 @@ def test_multistart_extended_rosenbrock_small():
 
 
 def test_no_recompile_on_second_call():
-    from trfd_jax._src.solver import _run_jit
+    from trfd_jax._src.iterate import _run_jit
 
     def f(x):
         return jnp.sum(x**2)
@@ -175,7 +175,7 @@ def test_nan_in_gradient_is_retried_with_smaller_step():
     problem, x0 = trfd_jax.make_problem(f, jnp.array([1.0, 1.0]), options=options, max_evals=200)
     state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
     assert int(state.last_step) == trfd_jax.StepKind.GRADIENT_FAILED
-    assert float(state.fd_step) == 2.5e-8 and float(state.radius) == 0.5
+    assert float(state.region.fd_step) == 2.5e-8 and float(state.region.radius) == 0.5
     r = trfd_jax.minimize(f, jnp.array([1.0, 1.0]), options=options, max_evals=200)
     assert float(r.f) < 1e-6
 
@@ -198,59 +198,6 @@ def test_float32_runs_with_warning():
     assert float(r.f) < 1e-3
 
 
-@pytest.mark.parametrize(
-    ("x0", "error", "match"),
-    [
-        (np.zeros((2, 2)), ValueError, "shape"),
-        (np.zeros(0), ValueError, "at least one"),
-        (np.array([1.0, np.nan]), ValueError, "non-finite"),
-        (np.array([1.0, np.inf]), ValueError, "non-finite"),
-        (np.array([1 + 1j, 0]), TypeError, "complex"),
-        ("abc", TypeError, "x0"),
-    ],
-)
-def test_bad_x0(x0, error, match):
-    with pytest.raises(error, match=match):
-        trfd_jax.minimize(sphere, x0)
-
-
-def test_bad_objective_output():
-    with pytest.raises(ValueError, match="scalar"):
-        trfd_jax.minimize(lambda x: x**2, jnp.ones(3))
-    with pytest.raises(TypeError, match="callable"):
-        trfd_jax.minimize(3.0, jnp.ones(3))
-
-
-def test_budget_too_small():
-    with pytest.raises(ValueError, match="too small"):
-        trfd_jax.minimize(sphere, jnp.ones(3), max_evals=4)
-    with pytest.raises(ValueError, match="too small"):
-        trfd_jax.minimize(sphere, jnp.ones(3), max_evals=7, options=Options(fd_scheme="central"))
-    with pytest.raises(TypeError, match="int"):
-        trfd_jax.minimize(sphere, jnp.ones(3), max_evals=10.5)
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"hessian": "newton"},
-        {"fd_scheme": "backward"},
-        {"eta": 1.5},
-        {"radius_init": -1.0},
-        {"radius_init": 10.0, "radius_max": 1.0},
-        {"max_iter": 0},
-    ],
-)
-def test_bad_options(kwargs):
-    with pytest.raises(ValueError):
-        trfd_jax.minimize(sphere, jnp.ones(2), options=Options(**kwargs))
-
-
-def test_bad_input_raises_before_tracing_under_jit():
-    with pytest.raises(ValueError, match="scalar"):
-        jax.jit(lambda x: trfd_jax.minimize(lambda z: z, x).x)(jnp.ones(2))
-
-
 def test_no_float32_warning_in_float64():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -269,22 +216,6 @@ def test_nested_vmap_equals_flat_vmap():
     nested = jax.vmap(jax.vmap(solve))(starts.reshape(2, 3, 3))
     np.testing.assert_array_equal(nested.nfev.reshape(6), flat.nfev)
     np.testing.assert_allclose(nested.x.reshape(6, 3), flat.x, rtol=1e-7, atol=1e-9)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error"),
-    [
-        ({"max_iter": 2.5}, TypeError),
-        ({"subproblem_max_iter": 2.5}, TypeError),
-        ({"eta": "0.1"}, TypeError),
-        ({"radius_tol": None}, TypeError),
-        ({"radius_init": jnp.array(1.0)}, TypeError),
-        ({"fd_step_init": 1.0, "radius_init": 0.1}, ValueError),  # τ₀√n > Δ₀
-    ],
-)
-def test_bad_option_types(kwargs, error):
-    with pytest.raises(error):
-        trfd_jax.minimize(sphere, jnp.ones(2), options=Options(**kwargs))
 
 
 def test_huge_x_does_not_fake_convergence():

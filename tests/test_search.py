@@ -9,6 +9,7 @@ import pytest
 
 import trfd_jax
 from trfd_jax import GaussNewtonSearch, Options, SearchStep, Status, StepKind
+from trfd_jax._src.search import view as search_view
 
 from .helpers import make_quadratic
 
@@ -28,16 +29,16 @@ class FixedPoint(SearchStep):
 
     point: tuple = (0.0, 0.0)
 
-    def propose(self, problem, state):
-        return jnp.asarray(self.point, state.x.dtype)[None]
+    def propose(self, view):
+        return jnp.asarray(self.point, view.x.dtype)[None]
 
 
 @dataclasses.dataclass(frozen=True)
 class Worse(SearchStep):
     """Proposes x_k + Δ e₁ scaled up: always worse on a convex bowl around x_k's minimizer."""
 
-    def propose(self, problem, state):
-        return (state.x + 1e6 * jnp.ones_like(state.x))[None]
+    def propose(self, view):
+        return (view.x + 1e6 * jnp.ones_like(view.x))[None]
 
 
 def _problem(fun, x0, search, **kwargs):
@@ -56,11 +57,11 @@ def test_acceptance_rule_and_radius_on_a_hand_built_case():
     problem, x0 = _problem(f, [1.0, 1.0], good, options=options, max_evals=50)
     state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
     assert int(state.last_step) == StepKind.SEARCH
-    np.testing.assert_allclose(state.x, [0.9, 0.9])
-    assert float(state.radius) == 2.0  # Δ doubled
-    assert int(state.nfev) == 1 + 2 + 1  # f(x₀), gradient, one candidate; no trial point
-    assert int(state.n_search) == 1 and int(state.n_search_successful) == 1
-    assert int(state.nit) == 1 and bool(state.needs_gradient)
+    np.testing.assert_allclose(state.iterate.x, [0.9, 0.9])
+    assert float(state.region.radius) == 2.0  # Δ doubled
+    assert int(state.record.nfev) == 1 + 2 + 1  # f(x₀), gradient, one candidate; no trial point
+    assert int(state.counters.n_search) == 1 and int(state.counters.n_search_successful) == 1
+    assert int(state.counters.nit) == 1 and bool(state.region.needs_gradient)
 
     # Just short of sufficient decrease: f(c) = f(x₀) − ρ/2 is rejected, the rigorous
     # step runs in the same iteration.
@@ -69,8 +70,8 @@ def test_acceptance_rule_and_radius_on_a_hand_built_case():
     problem, x0 = _problem(f, [1.0, 1.0], FixedPoint(point=(c, c)), options=options)
     state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
     assert int(state.last_step) == StepKind.SUCCESSFUL
-    assert int(state.n_search) == 1 and int(state.n_search_successful) == 0
-    assert int(state.nfev) == 1 + 2 + 1 + 1 and int(state.nit) == 1
+    assert int(state.counters.n_search) == 1 and int(state.counters.n_search_successful) == 0
+    assert int(state.record.nfev) == 1 + 2 + 1 + 1 and int(state.counters.nit) == 1
 
 
 def test_linear_decrease_option():
@@ -82,7 +83,7 @@ def test_linear_decrease_option():
         search = FixedPoint(point=point, decrease=0.5, power=1)
         problem, x0 = _problem(f, [1.0, 1.0], search, options=Options(radius_init=1.0))
         state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
-        assert bool(state.n_search_successful == 1) == accepted
+        assert bool(state.counters.n_search_successful == 1) == accepted
 
 
 def test_worse_search_leaves_the_trajectory_unchanged():
@@ -93,12 +94,12 @@ def test_worse_search_leaves_the_trajectory_unchanged():
     step = jax.jit(trfd_jax.step)
     for _ in range(15):
         a, b = step(plain, a), step(searched, b)
-        np.testing.assert_array_equal(a.x, b.x)
-        np.testing.assert_array_equal(a.radius, b.radius)
-        np.testing.assert_array_equal(a.fd_step, b.fd_step)
+        np.testing.assert_array_equal(a.iterate.x, b.iterate.x)
+        np.testing.assert_array_equal(a.region.radius, b.region.radius)
+        np.testing.assert_array_equal(a.region.fd_step, b.region.fd_step)
         assert int(a.last_step) == int(b.last_step)
-    assert int(b.n_search) == 15 and int(b.n_search_successful) == 0
-    assert int(b.nfev) == int(a.nfev) + 15  # search evaluations count
+    assert int(b.counters.n_search) == 15 and int(b.counters.n_search_successful) == 0
+    assert int(b.record.nfev) == int(a.record.nfev) + 15  # search evaluations count
 
 
 def test_exact_minimizer_ends_the_run_in_one_step():
@@ -135,7 +136,7 @@ def test_candidates_stay_within_theta_radius():
     problem, x0 = _problem(f, [0.0, 0.0], search, options=Options(radius_init=1.0))
     state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
     # The candidate was moved to the sphere of radius θΔ₀ = 2 towards (100, 100).
-    np.testing.assert_allclose(state.x, [np.sqrt(2), np.sqrt(2)], rtol=1e-12)
+    np.testing.assert_allclose(state.iterate.x, [np.sqrt(2), np.sqrt(2)], rtol=1e-12)
 
 
 def test_search_budget_never_exceeded():
@@ -174,9 +175,9 @@ def test_least_squares_gradient_is_two_j_transpose_f():
         rosenbrock_residuals, jnp.array([0.5, 0.2]), residuals=True, max_evals=20
     )
     state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
-    residuals, jacobian = state.lsq
+    residuals, jacobian = state.iterate.residuals, state.model.jacobian
     np.testing.assert_allclose(jacobian, jax.jacfwd(rosenbrock_residuals)(x0), atol=1e-5)
-    np.testing.assert_allclose(state.gradient, 2 * jacobian.T @ residuals, rtol=1e-12)
+    np.testing.assert_allclose(state.model.gradient, 2 * jacobian.T @ residuals, rtol=1e-12)
 
 
 def test_gauss_newton_hessian_option():
@@ -244,16 +245,16 @@ def test_gauss_newton_search_before_the_gradient_skips_it():
     )
     state = trfd_jax.init(problem, x0)
     step = jax.jit(trfd_jax.step)
-    kinds, nfev = [], [int(state.nfev)]
+    kinds, nfev = [], [int(state.record.nfev)]
     for _ in range(6):
         state = step(problem, state)
         kinds.append(int(state.last_step))
-        nfev.append(int(state.nfev))
+        nfev.append(int(state.record.nfev))
     # First iteration: f(x0) + gradient (3) + search (1); later searches cost 1 each.
     assert kinds[0] == StepKind.SEARCH and nfev[1] == 1 + 3 + 1
     assert all(k == StepKind.SEARCH for k in kinds[1:])
     assert np.all(np.diff(nfev[1:]) == 1)
-    np.testing.assert_allclose(state.lsq.jacobian, a, atol=1e-6)
+    np.testing.assert_allclose(state.model.jacobian, a, atol=1e-6)
     plain = GaussNewtonSearch(before_gradient=False)
     problem2, _ = trfd_jax.make_problem(
         residuals, jnp.zeros(3), residuals=True, search=plain, options=options
@@ -261,4 +262,52 @@ def test_gauss_newton_search_before_the_gradient_skips_it():
     state2 = trfd_jax.init(problem2, x0)
     for _ in range(6):
         state2 = step(problem2, state2)
-    assert int(state2.nfev) > int(state.nfev)  # pays 3 evaluations per new iterate
+    assert int(state2.record.nfev) > int(state.record.nfev)  # pays 3 evaluations per new iterate
+
+
+def _eigh_calls(problem, x0):
+    """eigh primitives in the jaxpr of one iteration."""
+    state = trfd_jax.init(problem, x0)
+    return str(jax.make_jaxpr(trfd_jax.step)(problem, state)).count("eigh[")
+
+
+@pytest.mark.parametrize(("subproblem", "expected"), [("exact", 1), ("truncated_cg", 0)])
+def test_searches_use_the_one_step_2_dispatch(subproblem, expected):
+    # The rigorous step and ModelSearch share Step 2: the exact solver decomposes H once per
+    # iteration (the cached decomposition serves the search), and truncated CG never does.
+    for search in (None, trfd_jax.ModelSearch()):
+        problem, x0 = trfd_jax.make_problem(
+            lambda x: jnp.sum((x - 1.0) ** 2),
+            jnp.zeros(3),
+            options=Options(subproblem=subproblem),
+            search=search,
+        )
+        assert _eigh_calls(problem, x0) == expected
+
+
+def test_model_search_proposes_the_step_2_solution_over_theta_radius():
+    f, _, _ = make_quadratic(3, seed=4)
+    problem, x0 = trfd_jax.make_problem(f, jnp.array([2.0, -1.0, 0.5]), max_evals=50)
+    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    view = search_view(problem, state)
+    proposed = trfd_jax.ModelSearch(theta=3.0).propose(view)
+    expected = view.x + trfd_jax.solve_trust_region_subproblem(
+        view.gradient, view.hessian, 3.0 * view.radius
+    )
+    np.testing.assert_allclose(proposed[0], expected, rtol=1e-10, atol=1e-12)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorder(SearchStep):
+    """Proposes x_k and records what the view offered (for the test below)."""
+
+    def propose(self, view):
+        assert isinstance(view, trfd_jax.SearchView)
+        assert view.residuals is not None and view.jacobian is not None
+        assert view.jacobian.shape == (view.residuals.shape[0], view.x.shape[0])
+        return view.x[None]
+
+
+def test_the_view_carries_least_squares_data():
+    r = trfd_jax.least_squares(rosenbrock_residuals, jnp.array([-1.2, 1.0]), search=Recorder())
+    assert int(r.n_search) > 0 and int(r.n_search_successful) == 0  # x_k never decreases f

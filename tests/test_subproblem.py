@@ -119,7 +119,8 @@ def test_vmap_matches_loop():
 
 
 def test_truncated_cg_beats_the_cauchy_step_and_is_exact_inside():
-    from trfd_jax._src.trust_region_subproblem import model_value, solve_truncated_cg
+    from trfd_jax._src.model import model_value
+    from trfd_jax._src.subproblem.truncated_cg import solve_truncated_cg
 
     cg = jax.jit(solve_truncated_cg, static_argnums=(3, 4))
     rng = np.random.default_rng(8)

@@ -11,11 +11,14 @@ closer.  Lemma 2.4: ‖g_k − ∇f(x_k)‖ ≤ √n L τ_k / 2 for forward diff
 
 A zero step means "no evaluation along e_j" (a fixed variable): its entry is 0.  All points
 of one gradient are built with one ``jax.vmap`` over the coordinate directions and
-evaluated by the caller in one batch.  Quotients divide by the step actually taken after
+evaluated by the caller in one batch.  In least-squares mode the same points give the
+Jacobian J_k, one quotient per residual.  Quotients divide by the step actually taken after
 rounding, (x + h e_j)_j − x_j, which removes the representation error of x + h.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -77,3 +80,47 @@ def central_gradient(f_x: Array, values: Array, x: Array, points: Array, active:
     forward = _quotient(f_plus - f_x, h_plus)
     backward = _quotient(f_x - f_minus, h_minus)
     return jnp.where(plus & minus, both, jnp.where(plus, forward, jnp.where(minus, backward, 0.0)))
+
+
+def stencil(constraint: Any, scheme: str, x: Array, fd_step: Array) -> tuple[Array, Array]:
+    """The points of Step 1 at x for the step τ = ``fd_step``, and which are evaluated.
+
+    The feasible set supplies the steps (§3.4: one-sided steps inside an unrelaxable box,
+    none along a fixed variable) and pulls rounded points back into the box.
+    """
+    if scheme == "forward":
+        steps = jnp.full_like(x, fd_step) if constraint is None else constraint.fd_steps(x, fd_step)
+        points, active = forward_points(x, steps)
+    else:
+        if constraint is None:
+            plus = minus = jnp.full_like(x, fd_step)
+        else:
+            plus, minus = constraint.fd_central_steps(x, fd_step)
+        points, active = central_points(x, plus, minus)
+    if constraint is not None:
+        points = constraint.clip_points(points)  # rounding must not leave the box
+    return points, active
+
+
+def evaluations_needed(constraint: Any, scheme: str, x: Array, fd_step: Array) -> Array:
+    """How many evaluations a gradient at x costs (fixed variables cost none)."""
+    _, active = stencil(constraint, scheme, x, fd_step)
+    return jnp.sum(active, dtype=jnp.int32)
+
+
+def gradient(
+    scheme: str, f_x: Array, values: Array, x: Array, points: Array, active: Array
+) -> Array:
+    """g_k from the values at the stencil's points (forward or central quotients)."""
+    quotients = forward_gradient if scheme == "forward" else central_gradient
+    return quotients(f_x, values, x, points, active)
+
+
+def jacobian(
+    scheme: str, residuals_x: Array, residuals: Array, x: Array, points: Array, active: Array
+) -> Array:
+    """J_k (m, n): one difference quotient per residual, from the residual vectors (k, m)
+    at the stencil's points and F(x_k) (m,)."""
+    return jax.vmap(lambda r, r_x: gradient(scheme, r_x, r, x, points, active), in_axes=(1, 0))(
+        residuals, residuals_x
+    )

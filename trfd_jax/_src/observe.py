@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trfd_jax._src.solution import Status
 from trfd_jax._src.state import State, StepKind
-from trfd_jax._src.status import Status
 
 Array = jax.Array
 
@@ -65,15 +65,15 @@ def _print_line(*fields) -> None:
 
 def _fields(state: State) -> tuple:
     return (
-        state.nit,
-        state.nfev,
-        state.f,
-        state.best_f,
-        state.radius,
-        state.fd_step,
+        state.counters.nit,
+        state.record.nfev,
+        state.iterate.f,
+        state.record.best_f,
+        state.region.radius,
+        state.region.fd_step,
         state.last_step,
-        state.x,
-        state.best_x,
+        state.iterate.x,
+        state.record.best_x,
     )
 
 
@@ -87,7 +87,7 @@ def observe(
     """
     if not verbose and callback is None:
         return after
-    moved = after.nit > before.nit
+    moved = after.counters.nit > before.counters.nit
     if verbose:
         jax.lax.cond(
             moved,

@@ -36,6 +36,7 @@ _FLOAT_FIELDS = (
     "fd_step_decrease",
     "fista_tol",
     "dykstra_tol",
+    "cg_tol",
 )
 _SCHEMES = ("forward", "central")
 
@@ -68,6 +69,7 @@ class Options:
         subproblem_max_iter: cap on the safeguarded Newton iterations of the exact
             trust-region subproblem solver (Ω = Rⁿ); for ``"truncated_cg"`` the cap is
             max(subproblem_max_iter, 2n) CG iterations.
+        cg_tol: truncated CG stops when its residual is ≤ cg_tol · ‖g‖.
         cauchy_max_iter: cap on the bracketing/bisection steps of the Generalized Cauchy
             step (constrained subproblem).
         fista_max_iter: cap on the projected FISTA iterations after the Generalized Cauchy
@@ -92,6 +94,7 @@ class Options:
     max_iter: int | None = None
     subproblem: Literal["exact", "truncated_cg"] = "exact"
     subproblem_max_iter: int = 50
+    cg_tol: float = 1e-10
     cauchy_max_iter: int = 50
     fista_max_iter: int = 500
     fista_tol: float = 1e-12
@@ -148,7 +151,7 @@ class Options:
                 raise ValueError(f"Options.{name} must be ≥ 1, got {getattr(self, name)}.")
         if self.fista_max_iter < 0:
             raise ValueError(f"Options.fista_max_iter must be ≥ 0, got {self.fista_max_iter}.")
-        for name in ("fista_tol", "dykstra_tol"):
+        for name in ("fista_tol", "dykstra_tol", "cg_tol"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"Options.{name} must be finite and positive, got {value}.")

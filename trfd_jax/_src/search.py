@@ -1,6 +1,6 @@
 """Search steps: the surrogate management framework (second paper, Algorithm 2.1).
 
-Before each rigorous trust-region step, a search strategy proposes a few candidate points;
+Before a rigorous trust-region step, a search strategy proposes a few candidate points;
 they are evaluated in one batch and the best is accepted iff
 
     f(x) ≤ f(x_k) − ρ(Δ_k),   ρ(Δ) = c Δ^p   (c = 1e-5, p = 2 by default; p = 1 gives the
@@ -12,10 +12,12 @@ then projected onto Ω, so they respect unrelaxable bounds.  Search evaluations 
 against the budget, and a search is only tried when the trial point of the rigorous step
 still fits in the budget after it.
 
-A strategy is a hashable (frozen) object with ``num_candidates`` and
-``propose(problem, state) -> (num_candidates, n)`` written in JAX; everything the solver
-knows is in ``state`` (the FD gradient g_k, the Hessian H_k, the radius, and in
-least-squares mode F(x_k) and the Jacobian J_k).
+**The extension point.**  A strategy is a hashable (frozen) dataclass subclassing
+:class:`SearchStep` with ``num_candidates`` and ``propose(view) -> (num_candidates, n)``
+written in JAX.  ``view`` is a :class:`SearchView`: the read-only part of the solver's
+knowledge a strategy may use (x_k, f(x_k), g_k, H_k, Δ_k, τ_k, and F(x_k), J_k in least
+squares) and the solver of Step 2 for any quadratic model.  It is the stable interface:
+the solver's internal state may change without breaking strategies.
 """
 
 from __future__ import annotations
@@ -27,16 +29,76 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from trfd_jax._src.constrained_subproblem import solve_constrained_subproblem
-from trfd_jax._src.eigh_cache import eigh
-from trfd_jax._src.trust_region_subproblem import solve_in_eigenbasis
+from trfd_jax._src import acceptance, subproblem
+from trfd_jax._src import record as record_lib
+from trfd_jax._src.model import gauss_newton
+from trfd_jax._src.state import State, StepKind, select
 
 Array = jax.Array
+
+_INT = jnp.int32
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchView:
+    """What a search strategy sees of the solver at iteration k (read-only).
+
+    Attributes:
+        x: the iterate x_k ∈ Ω, shape (n,).
+        f: f(x_k).
+        gradient: g_k, the finite-difference gradient of the model.  Before the gradient
+            (``before_gradient=True``) it is the gradient of the previous iterate.
+        hessian: H_k, shape (n, n).
+        radius: Δ_k.
+        fd_step: τ_k.
+        residuals: F(x_k), shape (m,), in least squares (else None).
+        jacobian: J_k, shape (m, n), in least squares (else None); before the gradient, J
+            after Broyden's update.
+    """
+
+    x: Array
+    f: Array
+    gradient: Array
+    hessian: Array
+    radius: Array
+    fd_step: Array
+    residuals: Array | None
+    jacobian: Array | None
+    _problem: Any = dataclasses.field(repr=False)
+    _eig: tuple[Array, Array] = dataclasses.field(repr=False)
+
+    def model_step(self, radius: Array) -> Array:
+        """argmin m_k(p) = g_kᵀp + ½ pᵀH_k p over ‖p‖ ≤ ``radius``, x_k + p ∈ Ω: the
+        solver of Step 2 with its cached decomposition of H_k."""
+        return subproblem.solve(
+            self._problem, self.x, self.gradient, self.hessian, radius, self._eig
+        )
+
+    def subproblem_step(self, g: Array, hessian: Array, radius: Array) -> Array:
+        """argmin gᵀp + ½ pᵀHp over ‖p‖ ≤ ``radius``, x_k + p ∈ Ω, for another model."""
+        return subproblem.solve(self._problem, self.x, g, hessian, radius)
+
+
+def view(problem: Any, state: State) -> SearchView:
+    """The :class:`SearchView` of ``state``."""
+    model = state.model
+    return SearchView(
+        x=state.iterate.x,
+        f=state.iterate.f,
+        gradient=model.gradient,
+        hessian=model.hessian,
+        radius=state.region.radius,
+        fd_step=state.region.fd_step,
+        residuals=state.iterate.residuals,
+        jacobian=model.jacobian,
+        _problem=problem,
+        _eig=(model.eigenvalues, model.eigenvectors),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchStep:
-    """Base class of search strategies: the acceptance rule's constants and the safeguard.
+    """Base class of search strategies: the acceptance rule's constants.
 
     Attributes:
         theta: θ, candidates are kept within B(x_k, θ Δ_k).
@@ -66,24 +128,13 @@ class SearchStep:
         """ρ(Δ) = c Δ^p."""
         return self.decrease * radius**self.power
 
-    def propose(self, problem: Any, state: Any) -> Array:
+    def propose(self, view: SearchView) -> Array:
         """Candidate points, shape (num_candidates, n)."""
         raise NotImplementedError
 
     def needs_residuals(self) -> bool:
-        """Whether the strategy needs least-squares mode (F and J in the state)."""
+        """Whether the strategy needs least-squares mode (F and J in the view)."""
         return False
-
-
-def _model_step(problem: Any, state: Any, g: Array, hessian: Array, radius: Array) -> Array:
-    """argmin gᵀp + ½ pᵀHp over ‖p‖ ≤ radius (and x + p ∈ Ω): the solvers of Step 2."""
-    if problem.constraint is None:
-        lam, q = eigh(hessian)
-        return solve_in_eigenbasis(g, hessian, lam, q, radius, problem.options.subproblem_max_iter)
-    hessian_norm = jnp.max(jnp.abs(jnp.linalg.eigvalsh(hessian)))
-    return solve_constrained_subproblem(
-        problem.constraint, state.x, g, hessian, hessian_norm, radius, problem.options
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +143,8 @@ class GaussNewtonSearch(SearchStep):
 
         p_k = argmin ‖J_k p + F(x_k)‖²  s.t.  ‖p‖ ≤ θ Δ_k  (and x_k + p ∈ Ω),
 
-    solved exactly as a trust-region subproblem with g = 2 J_kᵀF, H = 2 J_kᵀJ_k.  J_k comes
-    from the same forward differences that give the gradient.  Needs least-squares mode.
+    solved as a trust-region subproblem with g = 2 J_kᵀF, H = 2 J_kᵀJ_k.  J_k comes from
+    the same forward differences that give the gradient.  Needs least-squares mode.
 
     By default (``before_gradient=True``) the search is also tried at each new iterate
     before its n-point Jacobian is paid for, with J after Broyden's secant update: a
@@ -106,12 +157,10 @@ class GaussNewtonSearch(SearchStep):
     def needs_residuals(self) -> bool:
         return True
 
-    def propose(self, problem, state):
-        residuals, jacobian = state.lsq
-        g = 2.0 * jacobian.T @ residuals
-        hessian = 2.0 * jacobian.T @ jacobian
-        p = _model_step(problem, state, g, hessian, self.theta * state.radius)
-        return (state.x + p)[None]
+    def propose(self, view: SearchView) -> Array:
+        g = gauss_newton.gradient(view.jacobian, view.residuals)
+        hessian = gauss_newton.hessian(view.jacobian)
+        return (view.x + view.subproblem_step(g, hessian, self.theta * view.radius))[None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +171,8 @@ class ModelSearch(SearchStep):
     θ Δ_k first, which saves an iteration when the model is good far out.
     """
 
-    def propose(self, problem, state):
-        p = _model_step(problem, state, state.gradient, state.hessian, self.theta * state.radius)
-        return (state.x + p)[None]
+    def propose(self, view: SearchView) -> Array:
+        return (view.x + view.model_step(self.theta * view.radius))[None]
 
 
 def safeguard(problem: Any, x: Array, candidates: Array, radius: Array, theta: float) -> Array:
@@ -141,3 +189,63 @@ def safeguard(problem: Any, x: Array, candidates: Array, radius: Array, theta: f
         points = jax.vmap(problem.constraint.project)(points)
         points = problem.constraint.clip_points(points)
     return points
+
+
+def search_step(problem: Any, state: State, active: Array) -> tuple[State, Array]:
+    """Evaluate the strategy's candidates and accept the best on sufficient decrease.
+
+    Accepted iff f(c) ≤ f(x_k) − ρ(Δ_k) (second paper, Algorithm 2.1); then x moves there,
+    Δ grows as after a successful step, and the rigorous step is skipped.  The search is
+    only tried when its candidates and the rigorous step's trial point fit in the budget.
+
+    Returns:
+        The new state and whether the search succeeded.
+    """
+    strategy = problem.search
+    q = strategy.num_candidates
+    active = active & record_lib.fits(state.record, q + 1, problem.max_evals)
+    x, radius, counters = state.iterate.x, state.region.radius, state.counters
+    points = safeguard(problem, x, strategy.propose(view(problem, state)), radius, strategy.theta)
+    valid = jnp.all(jnp.isfinite(points), axis=1)
+    evaluation, record = record_lib.evaluate(
+        problem, state.record, points, active & valid, jnp.ones(q, bool)
+    )
+    values = evaluation.values
+    candidates = jnp.where(active & valid & jnp.isfinite(values), values, jnp.inf)
+    i = jnp.argmin(candidates)
+    success = active & (candidates[i] <= state.iterate.f - strategy.sufficient_decrease(radius))
+    residuals = None if evaluation.residuals is None else evaluation.residuals[i]
+    new = acceptance.move(
+        state._replace(record=record), state, success, points[i], candidates[i], residuals
+    )
+    new = new._replace(
+        region=new.region._replace(
+            radius=jnp.where(success, acceptance.enlarged_radius(problem, radius), radius),
+            needs_gradient=success | state.region.needs_gradient,
+        ),
+        counters=counters._replace(
+            nit=counters.nit + success.astype(_INT),
+            n_search=counters.n_search + active.astype(_INT),
+            n_search_successful=counters.n_search_successful + success.astype(_INT),
+        ),
+        last_step=jnp.where(success, StepKind.SEARCH, state.last_step).astype(_INT),
+    )
+    return select(active, new, state), success
+
+
+def before_gradient(problem: Any, state: State, running: Array) -> tuple[State, Array]:
+    """The search at a new iterate, before its gradient is paid for (strategies with
+    ``before_gradient=True``), with the model already at hand (in least squares J after
+    Broyden's update).  Returns the state and whether it succeeded."""
+    strategy = problem.search
+    if strategy is None or not strategy.before_gradient:
+        return state, jnp.asarray(False)
+    model = state.model
+    return search_step(problem, state, running & state.region.needs_gradient & model.has_prev)
+
+
+def after_gradient(problem: Any, state: State, rigorous: Array) -> tuple[State, Array]:
+    """The search after Step 1, right before Steps 2–4 (every configured strategy)."""
+    if problem.search is None:
+        return state, jnp.asarray(False)
+    return search_step(problem, state, rigorous)

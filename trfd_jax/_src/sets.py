@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -205,44 +205,41 @@ _register(Box, ["lower", "upper"], ["relaxable"])
 
 
 @dataclasses.dataclass(frozen=True)
-class L2Ball(ConvexSet):
-    """Ω = {‖x − center‖₂ ≤ radius} (relaxable). ``center=None``: the origin."""
+class _NormBall(ConvexSet):
+    """Ω = {‖x − center‖ ≤ radius} for the norm of ``_project_centered`` (relaxable)."""
 
     radius: Any = 1.0
     center: Any = None
 
+    _project_centered: ClassVar[Callable[..., Array]]
+
     def project(self, x):
         c = 0.0 if self.center is None else self.center
-        return c + _l2_ball(x - c, self.radius)
+        return c + self._project_centered(x - c, self.radius)
 
     def validate(self, n, dtype):
+        name = type(self).__name__
         center = None
         if self.center is not None:
-            center = _check_vector("L2Ball center", self.center, n, dtype, allow_inf=False)
-        return L2Ball(_check_positive("L2Ball radius", self.radius, dtype), center)
-
-
-_register(L2Ball, ["radius", "center"])
+            center = _check_vector(f"{name} center", self.center, n, dtype, allow_inf=False)
+        return type(self)(_check_positive(f"{name} radius", self.radius, dtype), center)
 
 
 @dataclasses.dataclass(frozen=True)
-class L1Ball(ConvexSet):
+class L2Ball(_NormBall):
+    """Ω = {‖x − center‖₂ ≤ radius} (relaxable). ``center=None``: the origin."""
+
+    _project_centered = staticmethod(_l2_ball)
+
+
+@dataclasses.dataclass(frozen=True)
+class L1Ball(_NormBall):
     """Ω = {‖x − center‖₁ ≤ radius} (relaxable). ``center=None``: the origin."""
 
-    radius: Any = 1.0
-    center: Any = None
-
-    def project(self, x):
-        c = 0.0 if self.center is None else self.center
-        return c + _l1_ball(x - c, self.radius)
-
-    def validate(self, n, dtype):
-        center = None
-        if self.center is not None:
-            center = _check_vector("L1Ball center", self.center, n, dtype, allow_inf=False)
-        return L1Ball(_check_positive("L1Ball radius", self.radius, dtype), center)
+    _project_centered = staticmethod(_l1_ball)
 
 
+_register(L2Ball, ["radius", "center"])
 _register(L1Ball, ["radius", "center"])
 
 

@@ -1,14 +1,18 @@
-"""The solver state: one immutable pytree, dtypes fixed by :func:`trfd_jax.init`.
+"""The carried state of TRFD-S: one immutable pytree, grouped by purpose.
 
-Shapes: n the dimension, B = max_evals the evaluation budget.
+Shapes: n the dimension, m the number of residuals (least squares), B = max_evals.  The
+dtype of x₀ fixes the dtype of every floating field (set by :func:`trfd_jax.init`).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
+
+from trfd_jax._src.record import Record
 
 Array = jax.Array
 
@@ -24,47 +28,72 @@ class StepKind(enum.IntEnum):
     GRADIENT_FAILED = 5  # a finite-difference value was NaN/inf: halve Δ and τ, retry
 
 
-class LeastSquaresState(NamedTuple):
-    """F(x_k) and the finite-difference Jacobian J_k, in least-squares mode."""
+class Iterate(NamedTuple):
+    """The iterate x_k ∈ Ω and what was evaluated there."""
 
-    residuals: Array  # (m,)
-    jacobian: Array  # (m, n)
+    x: Array  # (n,)
+    f: Array  # () f(x_k)
+    residuals: Array | None  # (m,) F(x_k) in least-squares mode, else None
+
+
+class Model(NamedTuple):
+    """The quadratic model m_k(d) = g_kᵀd + ½ dᵀH_k d and what its updates need."""
+
+    gradient: Array  # (n,) g_k, the finite-difference gradient of Step 1
+    hessian: Array  # (n, n) H_k
+    # H_k = Q diag(λ) Qᵀ, kept so that a type I iteration does not decompose H again.
+    eigenvalues: Array  # (n,) λ, ascending
+    eigenvectors: Array  # (n, n) Q
+    jacobian: Array | None  # (m, n) J_k in least-squares mode, else None
+    # The last accepted iterate that has a gradient, and that gradient: the pair s, y of
+    # the next quasi-Newton update is (x_k − x_prev, g_k − g_prev).
+    x_prev: Array  # (n,)
+    gradient_prev: Array  # (n,)
+    has_prev: Array  # () bool: at least one such pair exists
+
+
+class Region(NamedTuple):
+    """The trust region and the finite-difference step, updated together (Steps 3–4)."""
+
+    radius: Array  # () Δ_k
+    fd_step: Array  # () τ_k
+    needs_gradient: Array  # () bool: the next iteration starts with Step 1
+
+
+class Counters(NamedTuple):
+    """How many iterations of each kind (all int32 scalars)."""
+
+    nit: Array
+    n_successful: Array
+    n_type_i: Array
+    n_type_ii: Array
+    n_search: Array  # search steps tried
+    n_search_successful: Array  # search steps accepted
+
+    @classmethod
+    def zeros(cls) -> Counters:
+        return cls(*(jnp.zeros((), jnp.int32) for _ in cls._fields))
 
 
 class State(NamedTuple):
     """State of TRFD-S between iterations (the paper's k-th quantities)."""
 
-    # Iterate x_k ∈ Ω and f(x_k).
-    x: Array  # (n,)
-    f: Array  # ()
-    # Model m_k: finite-difference gradient g_k (Step 1) and Hessian approximation H_k.
-    gradient: Array  # (n,)
-    hessian: Array  # (n, n)
-    # H_k = Q diag(λ) Qᵀ, kept so that a type I iteration does not decompose H again.
-    hessian_eigenvalues: Array  # (n,) λ, ascending
-    hessian_eigenvectors: Array  # (n, n) Q
-    # Previous accepted iterate and the gradient computed there: s, y of the update.
-    x_prev: Array  # (n,)
-    gradient_prev: Array  # (n,)
-    has_prev: Array  # () bool: at least one step accepted
-    # Trust region and finite differences.
-    radius: Array  # () Δ_k
-    fd_step: Array  # () τ_k
-    needs_gradient: Array  # () bool: the next iteration starts with Step 1
-    # Counters.
-    nfev: Array  # () int32, evaluations so far (never above max_evals)
-    nit: Array  # () int32, iterations so far
-    n_successful: Array  # () int32
-    n_type_i: Array  # () int32
-    n_type_ii: Array  # () int32
-    n_search: Array  # () int32, search steps tried
-    n_search_successful: Array  # () int32, search steps accepted
+    iterate: Iterate
+    model: Model
+    region: Region
+    record: Record  # every evaluation: nfev, best point, history (masked at the source)
+    counters: Counters
     last_step: Array  # () int32, a StepKind
-    # Best point seen (among evaluations that count for it) and the history of its value.
-    best_x: Array  # (n,)
-    best_f: Array  # ()
-    history: Array  # (B,) best value after each evaluation; +inf where not yet evaluated
-    # Termination.
     status: Array  # () int32, a Status; RUNNING while the loop goes on
-    # Least-squares mode: F(x_k) and J_k (a LeastSquaresState); () otherwise.
-    lsq: Any = ()
+
+
+def select(pred: Array, new: State, old: State) -> State:
+    """``new`` where ``pred`` else ``old``.
+
+    The record is masked where evaluations are made, so it is always taken from ``new``:
+    selecting the (max_evals,) history every iteration would copy it for nothing.
+    """
+    chosen = jax.tree.map(
+        lambda a, b: jnp.where(pred, a, b), new._replace(record=None), old._replace(record=None)
+    )
+    return chosen._replace(record=new.record)

@@ -191,23 +191,24 @@ def _noisy_run(noisy, clean, x0, args, max_evals, options, bounds):
         noisy, x0, max_evals=max_evals, options=options, args=args, bounds=bounds
     )
     state = trfd_jax.init(problem, x0)
-    t = jnp.arange(max_evals, dtype=state.nfev.dtype)
+    t = jnp.arange(max_evals, dtype=state.record.nfev.dtype)
     inf = jnp.asarray(jnp.inf, x0.dtype)
 
     def clean_best(s):
-        return jnp.where(jnp.isfinite(s.best_f), clean(s.best_x, args), inf)
+        return jnp.where(jnp.isfinite(s.record.best_f), clean(s.record.best_x, args), inf)
 
     first = clean_best(state)
-    history = jnp.where(t < state.nfev, first, inf)
+    history = jnp.where(t < state.record.nfev, first, inf)
 
     def body(carry):
         state, history, best, inexact = carry
         new = trfd_jax.step(problem, state)
-        in_step = (t >= state.nfev) & (t < new.nfev)
-        previous = jnp.concatenate([inf[None], new.history[:-1]])
-        drops = jnp.sum(in_step & (new.history < previous))
-        changed = new.best_f < state.best_f
-        last_change = jnp.argmax(in_step & (new.history == new.best_f)).astype(t.dtype)
+        old_record, record = state.record, new.record
+        in_step = (t >= old_record.nfev) & (t < record.nfev)
+        previous = jnp.concatenate([inf[None], record.history[:-1]])
+        drops = jnp.sum(in_step & (record.history < previous))
+        changed = record.best_f < old_record.best_f
+        last_change = jnp.argmax(in_step & (record.history == record.best_f)).astype(t.dtype)
         value = jnp.where(changed, clean_best(new), best)
         history = jnp.where(in_step, jnp.where(changed & (t >= last_change), value, best), history)
         return new, history, value, inexact + (drops > 1).astype(inexact.dtype)
@@ -215,9 +216,9 @@ def _noisy_run(noisy, clean, x0, args, max_evals, options, bounds):
     state, history, best, inexact = lax.while_loop(
         lambda c: ~trfd_jax.terminate(problem, c[0]),
         body,
-        (state, history, first, jnp.zeros((), state.nfev.dtype)),
+        (state, history, first, jnp.zeros((), state.record.nfev.dtype)),
     )
-    history = jnp.where(t < state.nfev, history, best)
+    history = jnp.where(t < state.record.nfev, history, best)
     return trfd_jax.result(problem, state), history, inexact
 
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from trfd_jax._src.trust_region_subproblem import model_value
+from trfd_jax._src.model import model_value
 
 Array = jax.Array
 

@@ -1,10 +1,13 @@
-"""Quasi-Newton updates of the model Hessian (spec, "Hessian approximation")."""
+"""The model: quasi-Newton updates of H (spec, "Hessian approximation") and the
+Gauss–Newton model of least squares (g = 2JᵀF, H = 2JᵀJ, Broyden's update of J)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trfd_jax._src.hessian import initial_hessian, update_hessian
+from trfd_jax._src.model import gauss_newton
+from trfd_jax._src.model.quasi_newton import initial_hessian, update_hessian
 
 
 def _data(seed=0, n=4):
@@ -58,3 +61,34 @@ def test_scaled_identity_and_fixed_models():
     assert np.all(update_hessian("identity", jnp.eye(4), s, y, convex=False) == jnp.eye(4))
     zero = initial_hessian("zero", 4, jnp.float64)
     assert np.all(update_hessian("zero", zero, s, y, convex=False) == 0)
+
+
+def test_broyden_update_satisfies_the_secant_equation():
+    rng = np.random.default_rng(5)
+    jac, f_old, f_new = rng.standard_normal((4, 3)), rng.standard_normal(4), rng.standard_normal(4)
+    s = rng.standard_normal(3)
+    new = gauss_newton.broyden_update(
+        jnp.asarray(jac), jnp.asarray(f_old), jnp.asarray(f_new), jnp.asarray(s), jnp.asarray(True)
+    )
+    np.testing.assert_allclose(new @ s, f_new - f_old, rtol=1e-12)  # J⁺ s = F⁺ − F
+    # Least change: J⁺ − J has rank one along s, so directions ⟂ s are untouched.
+    t = rng.standard_normal(3)
+    t -= (t @ s) / (s @ s) * s
+    np.testing.assert_allclose(new @ t, jac @ t, rtol=1e-10, atol=1e-12)
+    kept = gauss_newton.broyden_update(
+        jnp.asarray(jac), jnp.asarray(f_old), jnp.asarray(f_new), jnp.zeros(3), jnp.asarray(True)
+    )
+    np.testing.assert_array_equal(kept, jac)  # s = 0: no update
+
+
+def test_gauss_newton_gradient_and_hessian_of_a_linear_residual():
+    a = jnp.asarray(np.random.default_rng(6).standard_normal((5, 3)))
+    b = jnp.arange(5.0)
+
+    def f(x):
+        r = a @ x - b
+        return r @ r
+
+    x = jnp.array([0.3, -0.2, 1.0])
+    np.testing.assert_allclose(gauss_newton.gradient(a, a @ x - b), jax.grad(f)(x), rtol=1e-12)
+    np.testing.assert_allclose(gauss_newton.hessian(a), jax.hessian(f)(x), rtol=1e-12)

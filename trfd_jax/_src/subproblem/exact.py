@@ -1,4 +1,4 @@
-"""Exact solution of the unconstrained trust-region subproblem (Step 2 when Ω = Rⁿ).
+"""Step 2 when Ω = Rⁿ, exactly: the global minimizer of the trust-region subproblem.
 
     minimize  m(d) = gᵀd + ½ dᵀHd   subject to  ‖d‖ ≤ Δ
 
@@ -24,20 +24,16 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from trfd_jax._src.eigh_cache import eigh
+from trfd_jax._src.model import model_value
+from trfd_jax._src.subproblem.eigh_cache import eigh
 
 Array = jax.Array
 
 
-def _norm(v: Array) -> Array:
+def norm(v: Array) -> Array:
     # A dot, not a reduction: XLA rounds a batched dot like the unbatched one, but may sum
     # a batched reduction in another order, and finite differences amplify the last bit.
     return jnp.sqrt(v @ v)
-
-
-def model_value(g: Array, hessian: Array, d: Array) -> Array:
-    """m(d) − m(0) = gᵀd + ½ dᵀHd."""
-    return g @ d + 0.5 * d @ (hessian @ d)
 
 
 def solve_trust_region_subproblem(
@@ -67,15 +63,15 @@ def solve_in_eigenbasis(
     eps = jnp.finfo(dtype).eps
     tiny = jnp.finfo(dtype).tiny
     g_hat = q.T @ g
-    g_norm = _norm(g)
+    g_norm = norm(g)
     scale = jnp.maximum(jnp.max(jnp.abs(lam)), g_norm / radius) + tiny
     lo = jnp.maximum(0.0, -lam[0])
     hi = lo + g_norm / radius
 
-    def step_norm(mu):
+    def stepnorm(mu):
         den = lam + mu
         ratio = jnp.where(g_hat == 0, 0.0, g_hat / jnp.where(den > 0, den, tiny))
-        return _norm(ratio), ratio, den
+        return norm(ratio), ratio, den
 
     # --- candidate A: boundary solution ‖d(μ)‖ = Δ by safeguarded Newton on φ(μ) -------
     def cond(carry):
@@ -84,7 +80,7 @@ def solve_in_eigenbasis(
 
     def body(carry):
         k, mu, a, b, _ = carry
-        norm, ratio, den = step_norm(mu)
+        norm, ratio, den = stepnorm(mu)
         phi = 1.0 / radius - 1.0 / norm
         # φ ≥ 0 ⇔ ‖d(μ)‖ ≥ Δ ⇔ μ left of the root.
         left = phi >= 0
@@ -106,7 +102,7 @@ def solve_in_eigenbasis(
     # Start just right of the pole (or at 0 when H ≻ 0) so that ‖d(μ)‖ is finite.
     mu0 = jnp.where(lo > 0, lo * (1 + 4 * eps) + tiny, 0.0)
     _, mu, _, _, _ = lax.while_loop(cond, body, (0, mu0, lo, hi, g_norm == 0))
-    norm_a, ratio_a, _ = step_norm(mu)
+    norm_a, ratio_a, _ = stepnorm(mu)
     # μ > 0 puts the minimizer on the sphere (complementarity): scale to ‖d‖ = Δ exactly.
     on_sphere = (mu > 0) | (norm_a > radius)
     scale_a = jnp.where(on_sphere, radius / jnp.where(norm_a > 0, norm_a, 1.0), 1.0)
@@ -123,7 +119,7 @@ def solve_in_eigenbasis(
     t = jnp.where(lam[0] <= 10 * eps * scale, jnp.sqrt(jnp.maximum(radius**2 - norm_b2, 0.0)), 0.0)
     t = jnp.where(g_hat[0] > 0, -t, t)
     d_b = p_b + t * q[:, 0]
-    feasible_b = _norm(d_b) <= radius * (1 + 100 * eps)
+    feasible_b = norm(d_b) <= radius * (1 + 100 * eps)
 
     m_a = model_value(g, hessian, d_a)
     m_b = model_value(g, hessian, d_b)
@@ -133,48 +129,3 @@ def solve_in_eigenbasis(
     best = jnp.minimum(m_a, m_b)
     # d = 0 (model value 0) is always feasible: the fallback for non-finite input.
     return jnp.where(best < 0, d, jnp.zeros_like(d))
-
-
-def solve_truncated_cg(
-    g: Array, hessian: Array, radius: Array, max_iter: int, rtol: float
-) -> Array:
-    """Steihaug–Toint truncated conjugate gradients on gᵀd + ½ dᵀHd over ‖d‖ ≤ Δ.
-
-    For large n: O(n²) per iteration and no eigendecomposition.  The first iterate is the
-    Cauchy step and the model decreases monotonically, so the result satisfies the paper's
-    condition (6) (Conn, Gould & Toint, Theorem 7.5.1); it is not the global minimizer
-    when H is indefinite.  Stops at the boundary (negative curvature or ‖d‖ reaching Δ),
-    when ‖r‖ ≤ rtol ‖g‖, or after ``max_iter`` iterations.
-    """
-    dtype = g.dtype
-    g_norm = _norm(g)
-
-    def to_boundary(z, p):
-        # τ ≥ 0 with ‖z + τ p‖ = Δ.
-        pp, zp, zz = p @ p, z @ p, z @ z
-        disc = jnp.sqrt(jnp.maximum(zp * zp + pp * (radius**2 - zz), 0.0))
-        return z + ((disc - zp) / jnp.where(pp > 0, pp, 1.0)) * p
-
-    def body(carry):
-        k, z, r, p, _ = carry
-        hp = hessian @ p
-        curvature = p @ hp
-        rr = r @ r
-        alpha = rr / jnp.where(curvature > 0, curvature, 1.0)
-        z_next = z + alpha * p
-        leaves = (curvature <= 0) | (_norm(z_next) >= radius)
-        r_next = r + alpha * hp
-        beta = (r_next @ r_next) / jnp.where(rr > 0, rr, 1.0)
-        converged = _norm(r_next) <= rtol * g_norm
-        z_out = jnp.where(leaves, to_boundary(z, p), z_next)
-        return k + 1, z_out, r_next, -r_next + beta * p, leaves | converged
-
-    def cond(carry):
-        k, *_, done = carry
-        return (k < max_iter) & ~done
-
-    zero = jnp.zeros_like(g)
-    init = (0, zero, g, -g, (g_norm == 0) | ~jnp.isfinite(g_norm))
-    _, d, _, _, _ = lax.while_loop(cond, body, init)
-    d = jnp.where(jnp.all(jnp.isfinite(d)), d, 0.0).astype(dtype)
-    return jnp.where(model_value(g, hessian, d) < 0, d, zero)

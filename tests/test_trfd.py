@@ -14,7 +14,7 @@ import pytest
 
 import trfd_jax
 from trfd_jax import Options, StepKind
-from trfd_jax._src.trust_region_subproblem import solve_trust_region_subproblem
+from trfd_jax._src.subproblem.exact import solve_trust_region_subproblem
 
 ALPHA = 0.01
 
@@ -88,16 +88,16 @@ def test_every_update_matches_the_hand_trace():
         state = step(problem, state)
         kinds.append(kind)
         assert int(state.last_step) == kind
-        np.testing.assert_allclose(state.x, x, rtol=1e-9, atol=1e-11)
-        np.testing.assert_allclose(state.f, fx, rtol=1e-9, atol=1e-13)
-        np.testing.assert_allclose(state.radius, radius, rtol=1e-15)
-        np.testing.assert_allclose(state.fd_step, tau, rtol=1e-15)
-        assert int(state.nfev) == nfev
-        np.testing.assert_allclose(state.hessian, h, rtol=1e-7, atol=1e-8)
+        np.testing.assert_allclose(state.iterate.x, x, rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(state.iterate.f, fx, rtol=1e-9, atol=1e-13)
+        np.testing.assert_allclose(state.region.radius, radius, rtol=1e-15)
+        np.testing.assert_allclose(state.region.fd_step, tau, rtol=1e-15)
+        assert int(state.record.nfev) == nfev
+        np.testing.assert_allclose(state.model.hessian, h, rtol=1e-7, atol=1e-8)
     assert {StepKind.SUCCESSFUL, StepKind.TYPE_I, StepKind.TYPE_II} <= set(kinds)
-    assert int(state.n_successful) == kinds.count(StepKind.SUCCESSFUL)
-    assert int(state.n_type_i) == kinds.count(StepKind.TYPE_I)
-    assert int(state.n_type_ii) == kinds.count(StepKind.TYPE_II)
+    assert int(state.counters.n_successful) == kinds.count(StepKind.SUCCESSFUL)
+    assert int(state.counters.n_type_i) == kinds.count(StepKind.TYPE_I)
+    assert int(state.counters.n_type_ii) == kinds.count(StepKind.TYPE_II)
 
 
 def test_first_iteration_by_hand():
@@ -111,13 +111,13 @@ def test_first_iteration_by_hand():
     problem, x0 = trfd_jax.make_problem(f, jnp.array([1.0, 1.0]), max_evals=50, options=options)
     state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
     g = np.array([2.5, 25.0])
-    np.testing.assert_allclose(state.gradient, g, rtol=1e-14)
+    np.testing.assert_allclose(state.model.gradient, g, rtol=1e-14)
     d = -g / np.linalg.norm(g)
-    np.testing.assert_allclose(state.x, np.array([1.0, 1.0]) + d, rtol=1e-12)
+    np.testing.assert_allclose(state.iterate.x, np.array([1.0, 1.0]) + d, rtol=1e-12)
     assert int(state.last_step) == StepKind.SUCCESSFUL
-    assert float(state.radius) == 2.0 and float(state.fd_step) == 0.5
-    assert int(state.nfev) == 1 + 2 + 1
-    assert bool(state.needs_gradient)
+    assert float(state.region.radius) == 2.0 and float(state.region.fd_step) == 0.5
+    assert int(state.record.nfev) == 1 + 2 + 1
+    assert bool(state.region.needs_gradient)
 
 
 def test_step_after_termination_is_a_no_op():

@@ -1,0 +1,241 @@
+"""Every check of the public boundary, made once, before anything is traced.
+
+Shapes and dtypes are known even for tracers, so the structural checks (x0's shape, the
+objective's output, the budget, the sets' shapes) always run; value checks (finite x0,
+lower ≤ upper) run where the values are concrete.  Each failure is a ``TypeError`` or
+``ValueError`` that names the argument and the fix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trfd_jax._src.black_box import BlackBox
+from trfd_jax._src.objective import BatchObjective, Objective, call
+from trfd_jax._src.options import Options
+from trfd_jax._src.problem import Problem
+from trfd_jax._src.search import SearchStep
+from trfd_jax._src.sets import Box, ConvexSet, Intersection
+
+Array = jax.Array
+
+
+def _is_concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def prepare_x0(x0: Any) -> Array:
+    """x0 as a floating 1-D array; clear errors for wrong shapes or non-finite entries."""
+    if isinstance(x0, (list, tuple)) or np.isscalar(x0):
+        x0 = np.asarray(x0)
+    if not hasattr(x0, "shape") or not hasattr(x0, "dtype"):
+        raise TypeError(f"x0 must be an array of shape (n,), got {type(x0).__name__}.")
+    dtype = jnp.dtype(x0.dtype)
+    if not (jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_)):
+        raise TypeError(f"x0 must be a numeric array, got dtype {dtype}.")
+    if x0.ndim != 1:
+        raise ValueError(
+            f"x0 must have shape (n,), got shape {tuple(x0.shape)}; for several starts, "
+            "use jax.vmap over minimize."
+        )
+    if x0.shape[0] == 0:
+        raise ValueError("x0 must have at least one entry (n ≥ 1).")
+    dtype = jnp.dtype(x0.dtype)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError("x0 must be real; complex x0 is not supported.")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.dtype(jnp.result_type(float))  # promote integers and booleans
+    if dtype == jnp.float16 or dtype == jnp.bfloat16:
+        raise TypeError(
+            f"x0 has dtype {dtype}: finite differences need float32 or float64 (float64 "
+            "advised: enable jax_enable_x64)."
+        )
+    if _is_concrete(x0) and not np.all(np.isfinite(np.asarray(x0))):
+        raise ValueError("x0 has non-finite entries (NaN or inf); give a finite start.")
+    if dtype == jnp.float32:
+        warnings.warn(
+            "trfd_jax is running in float32: finite-difference gradients are much less "
+            "accurate than in float64 (steps are scaled to float32's epsilon). Enable "
+            "float64 with jax.config.update('jax_enable_x64', True) where you can.",
+            stacklevel=3,
+        )
+    return jnp.asarray(x0, dtype)
+
+
+def make_objective(fun: Any, x0: Array, args: Any, *, residuals: bool = False) -> Objective:
+    """The :class:`Objective` of ``fun``, checked with ``jax.eval_shape``: it must map (n,)
+    to a real scalar, or to F(x) ∈ Rᵐ for least squares (``residuals=True``)."""
+    if not callable(fun) and not isinstance(fun, BatchObjective):
+        raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
+    if isinstance(fun, BatchObjective):
+        # A batch objective says what it returns; it checks its outputs itself.
+        m = getattr(fun, "residuals", None)
+        if residuals and m is None:
+            raise TypeError(
+                "least_squares needs a black box of residuals: black_box(fn, residuals=m)."
+            )
+        if not residuals and m is not None:
+            raise TypeError("this black box returns residuals: use trfd_jax.least_squares.")
+        if isinstance(fun, BlackBox) and args is not None:
+            raise TypeError("a black-box objective takes no args: capture its data in fn.")
+        return Objective(fun, m)
+    spec = jax.ShapeDtypeStruct(x0.shape, x0.dtype)
+    out = jax.eval_shape(lambda x: call(fun, x, args), spec)
+    if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+        raise TypeError(f"fun must return an array, got {out!r}.")
+    if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)):
+        raise TypeError(f"fun must return real numbers, but it returns dtype {out.dtype}.")
+    if residuals:
+        if len(out.shape) != 1 or out.shape[0] < 1:
+            raise ValueError(
+                f"residuals must return a vector F(x) of shape (m,), got shape {out.shape}."
+            )
+        return Objective(fun, int(out.shape[0]))
+    if out.shape != ():
+        raise ValueError(
+            f"fun must return a scalar (shape ()), but it returns shape {out.shape}; for a "
+            "least-squares problem pass the sum of squares, or use trfd_jax.least_squares."
+        )
+    return Objective(fun, None)
+
+
+_MAX_BUDGET = 2**31 - 2  # evaluation counters are int32
+
+
+def default_max_evals(n: int) -> int:
+    """100 (n + 1): 100 simplex gradients, the budget of both papers."""
+    return 100 * (n + 1)
+
+
+def check_max_evals(max_evals: Any, n: int, options: Options) -> int:
+    """The budget must pay for f(x₀), one gradient and one trial point."""
+    if max_evals is None:
+        return default_max_evals(n)
+    if isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer)):
+        raise TypeError(f"max_evals must be a Python int, got {type(max_evals).__name__}.")
+    if max_evals > _MAX_BUDGET:
+        raise ValueError(f"max_evals={max_evals} exceeds the supported maximum {_MAX_BUDGET}.")
+    minimum = 1 + options.evals_per_gradient_factor * n + 1
+    if max_evals < minimum:
+        raise ValueError(
+            f"max_evals={max_evals} is too small for one iteration in dimension n={n}: "
+            f"f(x0), one {options.fd_scheme}-difference gradient and one trial point need "
+            f"{minimum} evaluations."
+        )
+    return int(max_evals)
+
+
+def make_constraint(bounds: Any, constraint: Any, n: int, dtype: Any) -> ConvexSet | None:
+    """The feasible set from ``bounds`` and/or ``constraint``, checked against Rⁿ."""
+    box = None
+    if bounds is not None:
+        if isinstance(bounds, Box):
+            box = bounds
+        elif isinstance(bounds, (tuple, list)) and len(bounds) == 2:
+            box = Box(*bounds)
+        else:
+            raise TypeError("bounds must be a pair (lower, upper) or a trfd_jax.Box.")
+    if constraint is not None and not isinstance(constraint, ConvexSet):
+        raise TypeError(
+            "constraint must be a trfd_jax set (Box, L2Ball, Simplex, L1Ball, NonNegative, "
+            f"HalfSpace, Projection, Intersection), got {type(constraint).__name__}."
+        )
+    if box is not None and constraint is not None:
+        constraint = Intersection((box, constraint))
+    elif box is not None:
+        constraint = box
+    return None if constraint is None else constraint.validate(n, dtype)
+
+
+def project_x0(constraint: ConvexSet, x0: Array) -> Array:
+    """x0 projected onto Ω (with a warning when a concrete x0 moves)."""
+    projected = constraint.project(x0)
+    if _is_concrete(x0) and _is_concrete(projected) and not any_tracer(constraint):
+        if not bool(constraint.contains(projected)):
+            raise ValueError(
+                "x0 could not be projected onto the feasible set: the intersection of the "
+                "sets looks empty (or Dykstra's projection did not converge; raise "
+                "Intersection.max_iter)."
+            )
+        if not np.array_equal(np.asarray(projected), np.asarray(x0)):
+            where = "the bounds" if not constraint.relaxable else "the feasible set"
+            warnings.warn(
+                f"x0 lies outside {where}; it was projected onto it before any evaluation.",
+                stacklevel=4,
+            )
+    return projected
+
+
+def any_tracer(tree: Any) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
+def check_search(search: Any, residuals: bool) -> SearchStep | None:
+    """``search`` must be a :class:`SearchStep` (or None) that fits the objective's kind."""
+    if search is None:
+        return None
+    if not isinstance(search, SearchStep):
+        raise TypeError(
+            f"search must be a trfd_jax.SearchStep (or None), got {type(search).__name__}."
+        )
+    if search.needs_residuals() and not residuals:
+        raise ValueError(f"{type(search).__name__} needs residuals: use trfd_jax.least_squares.")
+    return search
+
+
+def make_problem(
+    fun: Callable[..., Any],
+    x0: Any,
+    *,
+    max_evals: int | None = None,
+    options: Options | None = None,
+    args: Any = None,
+    bounds: Any = None,
+    constraint: Any = None,
+    verbose: bool = False,
+    callback: Callable[..., Any] | None = None,
+    search: SearchStep | None = None,
+    residuals: bool = False,
+) -> tuple[Problem, Array]:
+    """Check every input and build the :class:`Problem` and the prepared (projected) x0.
+
+    The arguments are those of :func:`trfd_jax.minimize`; ``residuals=True`` is
+    least-squares mode: ``fun`` returns F(x) and f = ‖F(x)‖².  Everything is checked here,
+    once, before anything is traced; the options' dtype-dependent defaults are resolved
+    here too.
+    """
+    if options is None:
+        options = Options()
+    if not isinstance(options, Options):
+        raise TypeError(f"options must be a trfd_jax.Options, got {type(options).__name__}.")
+    x0 = prepare_x0(x0)
+    n = x0.shape[0]
+    parameters = options.resolved(n, x0.dtype)
+    max_evals = check_max_evals(max_evals, n, options)
+    objective = make_objective(fun, x0, args, residuals=residuals)
+    if options.hessian == "gauss_newton" and not residuals:
+        raise ValueError('Options(hessian="gauss_newton") needs trfd_jax.least_squares.')
+    search = check_search(search, residuals)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}.")
+    constraint = make_constraint(bounds, constraint, n, x0.dtype)
+    if constraint is not None:
+        x0 = project_x0(constraint, x0)
+    problem = Problem(
+        objective=objective,
+        max_evals=max_evals,
+        options=options,
+        parameters=parameters,
+        args=args,
+        constraint=constraint,
+        search=search,
+        verbose=bool(verbose),
+        callback=callback,
+    )
+    return problem, x0

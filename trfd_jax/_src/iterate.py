@@ -1,0 +1,80 @@
+"""The driver: ``init``, then ``step`` in a ``lax.while_loop`` until ``terminate``.
+
+:func:`run` is the loop for one start.  Under ``jax.vmap`` (multi-start) its custom
+batching rule runs ONE loop over the whole batch, with the unbatched condition "some start
+is still running"; ``step`` itself leaves finished starts untouched.  The default rule of a
+``while_loop`` with a batched condition would instead select between the old and new state
+of every start after every iteration, copying the (max_evals,) histories each time.
+
+:func:`solve` runs the compiled loop for the public entry points and hands a host
+objective's own exception back to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from trfd_jax._src import trfd
+from trfd_jax._src.checks import any_tracer
+from trfd_jax._src.observe import observe
+from trfd_jax._src.problem import Problem
+from trfd_jax._src.solution import Result, result
+from trfd_jax._src.state import State
+
+Array = jax.Array
+
+
+def _observed_step(problem: Problem, state: State) -> State:
+    """``step``, then the iteration log and the user callback when they are on."""
+    return observe(problem.verbose, problem.callback, state, trfd.step(problem, state))
+
+
+@jax.custom_batching.custom_vmap
+def run(problem: Problem, x0: Array) -> Result:
+    """``init``, then ``step`` in a ``lax.while_loop`` until ``terminate``; no input checks
+    (build ``problem`` and ``x0`` with :func:`trfd_jax.make_problem`)."""
+    state = lax.while_loop(
+        lambda s: ~trfd.terminate(problem, s),
+        lambda s: _observed_step(problem, s),
+        trfd.init(problem, x0),
+    )
+    return result(problem, state)
+
+
+@run.def_vmap
+def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
+    problem_batched, x0_batched = in_batched
+    problem_axes = jax.tree.map(lambda b: 0 if b else None, problem_batched)
+    x0_axis = 0 if x0_batched else None
+    state = jax.vmap(trfd.init, in_axes=(problem_axes, x0_axis), axis_size=axis_size)(problem, x0)
+    batched_step = jax.vmap(_observed_step, in_axes=(problem_axes, 0))
+    state = lax.while_loop(
+        lambda s: jnp.any(~trfd.terminate(problem, s)),
+        lambda s: batched_step(problem, s),
+        state,
+    )
+    out = jax.vmap(result, in_axes=(problem_axes, 0))(problem, state)
+    return out, jax.tree.map(lambda _: True, out)
+
+
+_run_jit = jax.jit(run)
+
+
+def solve(problem: Problem, x0: Array) -> Result:
+    """Run the compiled solver; re-raise a host objective's own exception."""
+    if not problem.objective.batched or any_tracer((problem, x0)):
+        return _run_jit(problem, x0)
+    # A host objective runs eagerly here: an exception raised by its function surfaces as
+    # JAX's runtime error, which is replaced by the original exception.
+    problem.objective.pop_error()
+    try:
+        return jax.block_until_ready(_run_jit(problem, x0))
+    except jax.errors.JaxRuntimeError:
+        error = problem.objective.pop_error()
+        if error is None:
+            raise
+        raise error.with_traceback(error.__traceback__) from None

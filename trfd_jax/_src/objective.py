@@ -1,0 +1,102 @@
+"""The objective: one interface for every kind of function the solver minimizes.
+
+An :class:`Objective` is JAX-native (a function written in JAX) or a *batch objective* (an
+object with ``evaluate_batch``, such as the host bridge :func:`trfd_jax.black_box`), and it
+returns either f(x) or, in least-squares mode, the residual vector F(x) ∈ Rᵐ with
+f = ‖F‖².  The solver only ever calls :meth:`Objective.evaluate`:
+
+* every evaluation is a batch of points with an ``active`` mask — the n (or 2n) points of a
+  finite-difference gradient, a trial point, search candidates.  Only the active rows are
+  points the algorithm needs, and only those are counted.
+* A JAX-native objective is ``jax.vmap``-ed over the batch (the whole batch is skipped with
+  ``lax.cond`` when nothing is active and the call is not batched).  A batch objective
+  receives the mask and evaluates only the active rows itself (e.g. on the host).
+* In least-squares mode the residuals are handed back with the values, so that one
+  finite-difference gradient also gives the Jacobian.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
+
+
+@runtime_checkable
+class BatchObjective(Protocol):
+    """An objective that evaluates whole masked batches itself (e.g. on the host).
+
+    ``evaluate_batch(points, active, args)`` returns the values (k,), or, for residual
+    objectives, the residual vectors (k, m); inactive rows may hold anything.  An optional
+    attribute ``residuals`` (m or None) says which; an optional ``pop_error()`` returns the
+    exception a host function raised during the last run, so that it reaches the caller.
+    """
+
+    def evaluate_batch(self, points: Array, active: Array, args: Any) -> Array: ...
+
+
+class Evaluation(NamedTuple):
+    """Values f (k,) at a batch of points (NaN where inactive) and, in least-squares mode,
+    the residual vectors F (k, m) (NaN rows where inactive), else None."""
+
+    values: Array
+    residuals: Array | None
+
+
+def call(fun: Any, x: Array, args: Any) -> Array:
+    """f(x) (or F(x)) of a JAX-native function, with or without extra ``args``."""
+    return fun(x) if args is None else fun(x, args)
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """What the solver minimizes: static configuration (hashable; changing it recompiles).
+
+    Attributes:
+        fun: a JAX-native function ``fun(x)`` / ``fun(x, args)``, or a :class:`BatchObjective`.
+        residual_size: m in least-squares mode (``fun`` returns F(x) ∈ Rᵐ and
+            f = ‖F(x)‖²); None for a scalar objective.
+    """
+
+    fun: Any
+    residual_size: int | None = None
+
+    @property
+    def least_squares(self) -> bool:
+        return self.residual_size is not None
+
+    @property
+    def batched(self) -> bool:
+        """Whether ``fun`` evaluates masked batches itself (a host objective, say)."""
+        return isinstance(self.fun, BatchObjective)
+
+    def evaluate(self, points: Array, active: Array, args: Any) -> Evaluation:
+        """The objective at the active rows of ``points`` (k, n), in the points' dtype."""
+        dtype = points.dtype
+        k = points.shape[0]
+        m = self.residual_size
+        out_shape = (k,) if m is None else (k, m)
+        if self.batched:
+            out = self.fun.evaluate_batch(points, active, args)
+        else:
+            out = lax.cond(
+                jnp.any(active),
+                lambda p: jax.vmap(lambda x: call(self.fun, x, args))(p).astype(dtype),
+                lambda p: jnp.full(out_shape, jnp.nan, dtype),
+                points,
+            )
+        out = out.astype(dtype)
+        if m is None:
+            return Evaluation(jnp.where(active, out, jnp.nan), None)
+        out = jnp.where(active[:, None], out, jnp.nan)
+        return Evaluation(jnp.sum(out * out, axis=1), out)
+
+    def pop_error(self) -> BaseException | None:
+        """The exception a host function raised during the last run, if any (and forget it)."""
+        pop = getattr(self.fun, "pop_error", None)
+        return None if pop is None else pop()

@@ -1,0 +1,132 @@
+"""How a run ends: the :class:`Status` codes and the :class:`Result`.
+
+A run always ends with a best-so-far result and one status code; no exception is raised
+inside traced code, so that one failed start cannot sink a ``jax.vmap``-ed batch.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trfd_jax._src import record as record_lib
+from trfd_jax._src.state import State
+
+Array = jax.Array
+
+
+class Status(enum.IntEnum):
+    """Why a run stopped (``Result.status``); each member carries its ``message``."""
+
+    RUNNING = 0
+    RADIUS_TOL = 1
+    MAX_EVALS = 2
+    MAX_ITER = 3
+    TARGET_REACHED = 4
+    NONFINITE_X0 = 5
+    USER_STOP = 6
+    INFEASIBLE_X0 = 7
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+    @property
+    def success(self) -> bool:
+        """Whether the run ended by one of its convergence tests, not by a limit or error."""
+        return self in _CONVERGED
+
+
+_CONVERGED = (Status.RADIUS_TOL, Status.TARGET_REACHED)
+
+_MESSAGES = {
+    Status.RUNNING: "Still running (no stopping test has fired yet).",
+    Status.RADIUS_TOL: "Converged: the trust-region radius fell to radius_tol (Δ ≤ Δ_tol).",
+    Status.MAX_EVALS: (
+        "Evaluation budget exhausted: the next step would have exceeded max_evals, "
+        "so it was not started."
+    ),
+    Status.MAX_ITER: "Iteration limit max_iter reached.",
+    Status.TARGET_REACHED: "Target value reached: f ≤ f_target.",
+    Status.NONFINITE_X0: "f(x0) is not finite (NaN or inf), or x0 itself is not finite.",
+    Status.USER_STOP: "Stopped by the user's callback.",
+    Status.INFEASIBLE_X0: (
+        "x0 could not be projected onto the feasible set (is the intersection empty?)."
+    ),
+}
+
+
+def status_message(code: int | np.integer | np.ndarray) -> str | list:
+    """Host-side message(s) for status code(s); nested lists for batched codes."""
+    arr = np.asarray(code)
+    if arr.ndim == 0:
+        return Status(int(arr)).message
+    return [status_message(c) for c in arr]
+
+
+class Result(NamedTuple):
+    """The outcome of a run (a pytree: under ``vmap`` every field gains a batch axis).
+
+    Attributes:
+        x: best point seen (feasible), shape (n,).
+        f: its value, the lowest value seen at a feasible point.
+        nfev: evaluations used (never above ``max_evals``).
+        nit: iterations.
+        status: a :class:`Status` code; ``message`` explains it on the host.
+        history: best value after each evaluation, shape (max_evals,), padded after the end
+            of the run with the final best value (+inf only if f(x₀) was not finite).
+        radius: final trust-region radius Δ.
+        fd_step: final finite-difference step τ.
+        gradient: the last finite-difference gradient g (at the last iterate).
+        n_successful, n_type_i, n_type_ii: counts of the iteration kinds of Steps 3–4.
+        n_search, n_search_successful: search steps tried and accepted (second paper).
+    """
+
+    x: Array
+    f: Array
+    nfev: Array
+    nit: Array
+    status: Array
+    history: Array
+    radius: Array
+    fd_step: Array
+    gradient: Array
+    n_successful: Array
+    n_type_i: Array
+    n_type_ii: Array
+    n_search: Array
+    n_search_successful: Array
+
+    @property
+    def message(self) -> str | list:
+        """Host-side explanation of ``status`` (a list for batched results)."""
+        return status_message(np.asarray(self.status))
+
+    @property
+    def success(self) -> Array:
+        """Whether the run stopped by a convergence test (see :attr:`Status.success`)."""
+        return jnp.isin(self.status, jnp.asarray(_CONVERGED, self.status.dtype))
+
+
+def result(problem: object, state: State) -> Result:
+    """The :class:`Result` of a (finished or not) state: best point and padded history.
+
+    Takes ``(problem, state)`` like ``step`` and ``terminate``; only the state is read.
+    """
+    del problem
+    record = state.record
+    return Result(
+        x=record.best_x,
+        f=record.best_f,
+        nfev=record.nfev,
+        status=state.status,
+        history=record_lib.padded_history(record),
+        radius=state.region.radius,
+        fd_step=state.region.fd_step,
+        gradient=state.model.gradient,
+        **state.counters._asdict(),
+    )

@@ -1,0 +1,228 @@
+"""TRFD-S, Algorithm 1 of the first paper, as pure functions of (problem, state).
+
+* :func:`init` — Step 0: x₀, f(x₀), τ₀, Δ₀, H₀.
+* :func:`gradient_step` — Step 1: the finite-difference gradient g_k (and, in least
+  squares, the Jacobian J_k), then the update of H_k.
+* :func:`trust_region_step` — Steps 2–4: the subproblem, the trial evaluation, the ratio
+  test ρ_k ≥ α and the coupled updates of the radius Δ and the finite-difference step τ.
+* :func:`step` — one iteration: the search step before the gradient (if configured),
+  Step 1 when due, the search step after it (if configured), then Steps 2–4.
+* :func:`terminate` — whether the loop must stop (``stopping.py`` sets the status).
+
+Every evaluation is a masked batch recorded by ``record.evaluate``, so that the same code
+runs one start, or thousands under ``jax.vmap``, with the same count of evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from trfd_jax._src import acceptance, search, stopping, subproblem
+from trfd_jax._src import finite_differences as fd
+from trfd_jax._src import record as record_lib
+from trfd_jax._src.model import gauss_newton, initial_hessian, model_value, new_hessian
+from trfd_jax._src.problem import Problem
+from trfd_jax._src.solution import Status
+from trfd_jax._src.state import Counters, Iterate, Model, Region, State, StepKind, select
+
+Array = jax.Array
+
+_INT = jnp.int32
+
+
+def init(problem: Problem, x0: Array) -> State:
+    """Step 0 of Algorithm 1: evaluate f(x₀) and set τ₀, Δ₀ and H₀.
+
+    ``x0`` must already be a floating array of shape (n,) inside Ω (``make_problem``
+    checks and projects it); its dtype fixes the dtype of the whole state.
+    """
+    x0 = jnp.asarray(x0)
+    n = x0.shape[0]
+    dtype = x0.dtype
+    params = problem.parameters
+    zeros = jnp.zeros(n, dtype)
+    hessian = initial_hessian(problem.options.hessian, n, dtype)
+    eigenvalues, eigenvectors = subproblem.eigh(hessian)
+    x_ok = jnp.all(jnp.isfinite(x0))
+    feasible = record_lib.inside(problem.constraint, x0[None])[0]
+    evaluation, record = record_lib.evaluate(
+        problem,
+        record_lib.empty(x0, problem.max_evals),
+        x0[None],
+        (x_ok & feasible)[None],
+        x_ok[None],
+    )
+    f0 = evaluation.values[0]
+    m = problem.objective.residual_size
+    status = jnp.where(~x_ok | ~jnp.isfinite(f0), Status.NONFINITE_X0, Status.RUNNING)
+    status = jnp.where(x_ok & ~feasible, Status.INFEASIBLE_X0, status)
+    state = State(
+        iterate=Iterate(x=x0, f=f0, residuals=None if m is None else evaluation.residuals[0]),
+        model=Model(
+            gradient=zeros,
+            hessian=hessian,
+            eigenvalues=eigenvalues,
+            eigenvectors=eigenvectors,
+            jacobian=None if m is None else jnp.zeros((m, n), dtype),
+            x_prev=x0,
+            gradient_prev=zeros,
+            has_prev=jnp.asarray(False),
+        ),
+        region=Region(
+            radius=jnp.asarray(params.radius, dtype),
+            fd_step=jnp.asarray(params.fd_step, dtype),
+            needs_gradient=jnp.asarray(True),
+        ),
+        record=record,
+        counters=Counters.zeros(),
+        last_step=jnp.asarray(StepKind.NONE, _INT),
+        status=status.astype(_INT),
+    )
+    return stopping.update_status(problem, state)
+
+
+def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State, Array]:
+    """Step 1: the finite-difference gradient at x_k, then the Hessian update.
+
+    In least squares the same points give J_k, one quotient per residual, and
+    g_k = 2 J_kᵀF(x_k).
+
+    Args:
+        active: whether the gradient is computed at all (else the state is unchanged).
+
+    Returns:
+        The new state and whether the gradient is usable (all entries finite).  When it is
+        not, τ and Δ are halved and the next iteration computes the gradient again.
+    """
+    opts = problem.options
+    scheme = opts.fd_scheme
+    x, region, model = state.iterate.x, state.region, state.model
+    points, needed = fd.stencil(problem.constraint, scheme, x, region.fd_step)
+    evaluation, record = record_lib.evaluate(
+        problem,
+        state.record,
+        points,
+        active & needed,
+        record_lib.inside(problem.constraint, points),
+    )
+    jacobian = model.jacobian
+    if problem.objective.least_squares:
+        jacobian = fd.jacobian(
+            scheme, state.iterate.residuals, evaluation.residuals, x, points, needed
+        )
+        g = gauss_newton.gradient(jacobian, state.iterate.residuals)
+        ok = jnp.all(jnp.isfinite(jacobian)) & jnp.all(jnp.isfinite(g))
+    else:
+        g = fd.gradient(scheme, state.iterate.f, evaluation.values, x, points, needed)
+        ok = jnp.all(jnp.isfinite(g))
+    hessian = new_hessian(opts, model, x, g, jacobian, ok, convex=problem.constraint is not None)
+    eigenvalues, eigenvectors = subproblem.refresh_eigh(problem, active, hessian, model)
+    new = state._replace(record=record)
+    failed = new._replace(
+        region=region._replace(
+            radius=region.radius * opts.radius_decrease,
+            fd_step=region.fd_step * opts.fd_step_decrease,
+        ),
+        counters=state.counters._replace(nit=state.counters.nit + 1),
+        last_step=jnp.asarray(StepKind.GRADIENT_FAILED, _INT),
+    )
+    good = new._replace(
+        model=model._replace(
+            gradient=g,
+            hessian=hessian,
+            eigenvalues=eigenvalues,
+            eigenvectors=eigenvectors,
+            jacobian=jacobian,
+        ),
+        region=region._replace(needs_gradient=jnp.asarray(False)),
+    )
+    new = select(ok, good, failed)
+    return select(active, new, state), ok | ~active
+
+
+def trust_region_step(problem: Problem, state: State, active: Array) -> State:
+    """Steps 2–4: trial step, ratio test, and the updates of x, Δ and τ.
+
+    ρ_k = (f(x_k) − f(x_k + d_k)) / (m_k(0) − m_k(d_k)).  If ρ_k ≥ α: accept,
+    Δ_{k+1} = min(2Δ_k, Δ_max).  Else Δ_{k+1} = Δ_k / 2 and the iteration is of type I when
+    τ_k √n ≤ Δ_{k+1} (keep τ, g, H) and of type II otherwise (τ_{k+1} = τ_k / 2 and a new
+    gradient at the same point).  A trial value that is NaN or inf is a failed step.  A
+    step without predicted decrease (g = 0, say) is failed without evaluating f.
+    """
+    opts = problem.options
+    x, model, region, counters = state.iterate.x, state.model, state.region, state.counters
+    n = x.shape[0]
+    d = subproblem.solve(
+        problem,
+        x,
+        model.gradient,
+        model.hessian,
+        region.radius,
+        (model.eigenvalues, model.eigenvectors),
+    )
+    trial = x + d
+    if problem.constraint is not None:
+        trial = problem.constraint.project(trial)  # iterates stay in Ω despite rounding
+    d = trial - x
+    predicted = -model_value(model.gradient, model.hessian, d)
+    evaluate = active & (predicted > 0)
+    evaluation, record = record_lib.evaluate(
+        problem, state.record, trial[None], evaluate[None], jnp.ones(1, bool)
+    )
+    f_trial = evaluation.values[0]
+    rho = (state.iterate.f - f_trial) / jnp.where(predicted > 0, predicted, 1.0)
+    success = evaluate & jnp.isfinite(f_trial) & (rho >= opts.eta)
+
+    radius_down = region.radius * opts.radius_decrease
+    type_i = ~success & (region.fd_step * math.sqrt(n) <= radius_down)
+    type_ii = ~success & ~type_i
+    kind = jnp.where(
+        success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
+    )
+    residuals = None if evaluation.residuals is None else evaluation.residuals[0]
+    new = acceptance.move(state._replace(record=record), state, success, trial, f_trial, residuals)
+    new = new._replace(
+        region=Region(
+            radius=jnp.where(
+                success, acceptance.enlarged_radius(problem, region.radius), radius_down
+            ),
+            fd_step=jnp.where(type_ii, region.fd_step * opts.fd_step_decrease, region.fd_step),
+            needs_gradient=success | type_ii,
+        ),
+        counters=counters._replace(
+            nit=counters.nit + 1,
+            n_successful=counters.n_successful + success.astype(_INT),
+            n_type_i=counters.n_type_i + type_i.astype(_INT),
+            n_type_ii=counters.n_type_ii + type_ii.astype(_INT),
+        ),
+        last_step=kind.astype(_INT),
+    )
+    return select(active, new, state)
+
+
+def step(problem: Problem, state: State) -> State:
+    """One iteration of TRFD-S.
+
+    The search step before the gradient (at a new iterate, with the model at hand; a
+    success skips the gradient), Step 1 if a gradient is due, the search step after it,
+    and Steps 2–4 unless a search succeeded.  A state whose status is no longer RUNNING is
+    returned unchanged, so a loop driven by hand (or a finished start inside a
+    ``vmap``-ed batch) does no evaluations.
+    """
+    running = state.status == Status.RUNNING
+    state, found = search.before_gradient(problem, state, running)
+    running = running & ~found
+    state, gradient_ok = gradient_step(problem, state, running & state.region.needs_gradient)
+    rigorous = running & gradient_ok
+    state, found = search.after_gradient(problem, state, rigorous)
+    state = trust_region_step(problem, state, rigorous & ~found)
+    return stopping.update_status(problem, state)
+
+
+def terminate(problem: Problem, state: State) -> Array:
+    """Whether the run has stopped (boolean scalar; the reason is ``state.status``)."""
+    del problem
+    return state.status != Status.RUNNING
