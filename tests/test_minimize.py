@@ -141,13 +141,23 @@ def test_multistart_extended_rosenbrock_small():
 def test_no_recompile_on_second_call():
     from trfd_jax._src.iterate import _run_jit
 
+    traces = []
+
     def f(x):
+        traces.append(x.shape)
         return jnp.sum(x**2)
 
     trfd_jax.minimize(f, jnp.ones(3), max_evals=30)
-    size = _run_jit._cache_size()
+    size, first = _run_jit._cache_size(), len(traces)
     trfd_jax.minimize(f, 2 * jnp.ones(3), max_evals=30)  # same static config: cached
     assert _run_jit._cache_size() == size
+    assert len(traces) == first + 1  # only the output-shape check traces f again
+
+
+def test_a_hand_built_state_with_the_wrong_shape_is_caught_at_trace_time():
+    problem, _ = trfd_jax.make_problem(sphere, jnp.ones(2))
+    with pytest.raises(AssertionError):
+        trfd_jax.init(problem, jnp.ones((2, 1)))
 
 
 # ---------------------------------------------------------------------- bad values, dtypes

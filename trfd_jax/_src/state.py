@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -93,6 +94,7 @@ def select(pred: Array, new: State, old: State) -> State:
     The record is masked where evaluations are made, so it is always taken from ``new``:
     selecting the (max_evals,) history every iteration would copy it for nothing.
     """
+    chex.assert_trees_all_equal_shapes_and_dtypes(new, old)  # at trace time only
     chosen = jax.tree.map(
         lambda a, b: jnp.where(pred, a, b), new._replace(record=None), old._replace(record=None)
     )

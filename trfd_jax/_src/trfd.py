@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -40,6 +41,8 @@ def init(problem: Problem, x0: Array) -> State:
     checks and projects it); its dtype fixes the dtype of the whole state.
     """
     x0 = jnp.asarray(x0)
+    chex.assert_rank(x0, 1)
+    chex.assert_type(x0, float)
     n = x0.shape[0]
     dtype = x0.dtype
     params = problem.parameters
