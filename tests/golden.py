@@ -11,7 +11,10 @@ them with ``tests/data/golden_histories.npz`` using exact equality.
 
 ``tests/test_golden.py`` runs a CI-sized subset (and the whole set under ``-m slow``).
 Runs go through the benchmark runner (one ``jit(vmap)`` call per dimension), so this also
-guards the batched path.
+guards the batched path.  The runs use ``Options(reuse_evaluations=False)``: the stored
+histories predate the reuse of repeated points (issue 10), which keeps every iterate but
+saves evaluations, so it changes when each evaluation happens; with it off the solver must
+still do exactly what it did.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ jax.config.update("jax_enable_x64", True)
 
 import numpy as np  # noqa: E402
 
+import trfd_jax  # noqa: E402
 from trfd_jax.benchmarks.more_wild import more_wild_53  # noqa: E402
 from trfd_jax.benchmarks.runner import BOX, run_trfd_jax  # noqa: E402
 
 PATH = Path(__file__).parent / "data" / "golden_histories.npz"
 VARIANTS = ("trfd_jax", "trfd_jax_gn", "trfd_jax_model")
 SETS = {"unconstrained": None, "bounded": BOX}
+OPTIONS = trfd_jax.Options(reuse_evaluations=False)
 
 
 def compute(
@@ -46,7 +51,9 @@ def compute(
     out = {}
     for set_name in sets:
         for variant in variants:
-            histories, runs = run_trfd_jax(chosen, bounds=SETS[set_name], variant=variant)
+            histories, runs = run_trfd_jax(
+                chosen, bounds=SETS[set_name], variant=variant, options=OPTIONS
+            )
             for index, history in histories.items():
                 key = f"{set_name}/{variant}/{index}"
                 out[f"{key}/history"] = np.asarray(history)

@@ -78,6 +78,10 @@ class Options:
         dykstra_max_iter: cap on Dykstra's sweeps when projecting onto Ω ∩ B(x, Δ) for a
             set without an exact projection onto that intersection.
         dykstra_tol: Dykstra stops when a sweep moves ≤ dykstra_tol (1 + ‖z‖).
+        reuse_evaluations: a trial or search point equal (bit for bit) to x_k or to a
+            recent trial or search point takes the known value instead of a new
+            evaluation.  The trajectory is the same, only cheaper.  Turn it off for a
+            stochastic objective whose repeated evaluations are new samples.
     """
 
     fd_step_init: float | None = None
@@ -100,6 +104,7 @@ class Options:
     fista_tol: float = 1e-12
     dykstra_max_iter: int = 100
     dykstra_tol: float = 1e-10
+    reuse_evaluations: bool = True
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -120,6 +125,10 @@ class Options:
                         f"Options.{field.name} must be a Python number (options are static "
                         f"configuration, not arrays), got {value!r}."
                     )
+        if not isinstance(self.reuse_evaluations, bool):
+            raise TypeError(
+                f"Options.reuse_evaluations must be a bool, got {self.reuse_evaluations!r}."
+            )
         if self.hessian not in _HESSIANS:
             raise ValueError(f"Options.hessian must be one of {_HESSIANS}, got {self.hessian!r}.")
         if self.subproblem not in ("exact", "truncated_cg"):

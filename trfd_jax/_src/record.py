@@ -4,6 +4,16 @@ Every evaluation of a run is recorded here, whatever step made it (Step 0, a gra
 trial point, a search).  The record is masked at the source — inactive rows of a batch are
 neither counted nor entered — so the rest of the state can be selected per iteration with
 ``jnp.where`` while the record, and its (max_evals,) history, is never copied.
+
+Never paying twice for a point: the record also keeps a small memo of the last trial and
+search points with their values.  A trial or search point equal (bit for bit) to one of
+them, or to the iterate x_k, is not evaluated again; its known value is used, so every
+decision — and hence the trajectory — is the same as with the repeated evaluation, and the
+evaluation is saved.  Repeats are common: after an unsuccessful type I iteration g and H
+are kept and Δ is halved, so when the rejected step was shorter than the new radius the
+subproblem returns the same step (and a model search over θΔ often proposes the trial
+point of the same iteration).  ``Options(reuse_evaluations=False)`` evaluates repeats
+again, for stochastic objectives where a repeat is a new sample.
 """
 
 from __future__ import annotations
@@ -22,21 +32,35 @@ _INT = jnp.int32
 
 
 class Record(NamedTuple):
-    """What has been evaluated so far (B = max_evals)."""
+    """What has been evaluated so far (B = max_evals, M = the memo's size, m residuals)."""
 
     nfev: Array  # () int32, evaluations so far (never above max_evals)
     best_x: Array  # (n,) the best point seen among those that count for it
     best_f: Array  # () its value; +inf until a finite value is seen
     history: Array  # (B,) best value after each evaluation; +inf where not yet evaluated
+    # The last M trial/search points and their values (a ring buffer), to reuse repeats.
+    memo_x: Array  # (M, n)
+    memo_f: Array  # (M,)
+    memo_residuals: Array | None  # (M, m) in least squares, else None
+    memo_count: Array  # () int32, points ever entered (slot = count mod M)
+    n_reused: Array  # () int32, evaluations saved by reusing a known value
 
 
-def empty(x0: Array, max_evals: int) -> Record:
+def empty(x0: Array, max_evals: int, memo_size: int, residual_size: int | None) -> Record:
     """The record before any evaluation."""
+    n, dtype = x0.shape[0], x0.dtype
     return Record(
         nfev=jnp.zeros((), _INT),
         best_x=x0,
-        best_f=jnp.asarray(jnp.inf, x0.dtype),
-        history=jnp.full(max_evals, jnp.inf, x0.dtype),
+        best_f=jnp.asarray(jnp.inf, dtype),
+        history=jnp.full(max_evals, jnp.inf, dtype),
+        memo_x=jnp.zeros((memo_size, n), dtype),
+        memo_f=jnp.zeros(memo_size, dtype),
+        memo_residuals=None
+        if residual_size is None
+        else jnp.zeros((memo_size, residual_size), dtype),
+        memo_count=jnp.zeros((), _INT),
+        n_reused=jnp.zeros((), _INT),
     )
 
 
@@ -61,18 +85,60 @@ def add(
     position = jnp.where(active, position, max_evals)  # inactive: dropped
     history = record.history.at[position].set(running_best, mode="drop")
     nfev = record.nfev + jnp.sum(active, dtype=_INT)
-    return Record(nfev=nfev, best_x=best_x, best_f=best_f, history=history)
+    return record._replace(nfev=nfev, best_x=best_x, best_f=best_f, history=history)
 
 
 def evaluate(
-    problem: Any, record: Record, points: Array, active: Array, counts_for_best: Array
+    problem: Any,
+    record: Record,
+    points: Array,
+    active: Array,
+    counts_for_best: Array,
+    iterate: Any = None,
 ) -> tuple[Evaluation, Record]:
     """Evaluate the objective at the active rows of ``points`` and enter them in the record.
 
     The one way the solver evaluates anything: Step 0, gradients, trial points, searches.
+    With ``iterate`` (trial and search points), rows equal to x_k or to a point of the memo
+    take the known value instead of a new evaluation (see the module docstring).
     """
-    evaluation = problem.objective.evaluate(points, active, problem.args)
-    return evaluation, add(record, points, evaluation.values, active, counts_for_best)
+    if iterate is None or not problem.options.reuse_evaluations:
+        evaluation = problem.objective.evaluate(points, active, problem.args)
+        return evaluation, add(record, points, evaluation.values, active, counts_for_best)
+    memo_size = record.memo_f.shape[0]
+    known_x = jnp.concatenate([iterate.x[None], record.memo_x])
+    known_f = jnp.concatenate([iterate.f[None], record.memo_f])
+    known = jnp.concatenate([jnp.ones(1, bool), jnp.arange(memo_size, dtype=_INT) < record.memo_count])
+    same = jnp.all(_bits(points)[:, None, :] == _bits(known_x)[None], axis=-1) & known
+    hit = active & jnp.any(same, axis=1)
+    j = jnp.argmax(same, axis=1)
+    fresh = active & ~hit
+    evaluation = problem.objective.evaluate(points, fresh, problem.args)
+    values = jnp.where(hit, known_f[j], evaluation.values)
+    residuals = evaluation.residuals
+    if residuals is not None:
+        known_r = jnp.concatenate([iterate.residuals[None], record.memo_residuals])
+        residuals = jnp.where(hit[:, None], known_r[j], residuals)
+    record = add(record, points, evaluation.values, fresh, counts_for_best)
+    # Enter the fresh rows into the ring buffer (k ≤ M, so no two rows share a slot).
+    slot = (record.memo_count + jnp.cumsum(fresh, dtype=_INT) - 1) % memo_size
+    slot = jnp.where(fresh, slot, memo_size)  # not fresh: dropped
+    record = record._replace(
+        memo_x=record.memo_x.at[slot].set(points, mode="drop"),
+        memo_f=record.memo_f.at[slot].set(values, mode="drop"),
+        memo_residuals=None
+        if residuals is None
+        else record.memo_residuals.at[slot].set(residuals, mode="drop"),
+        memo_count=record.memo_count + jnp.sum(fresh, dtype=_INT),
+        n_reused=record.n_reused + jnp.sum(hit, dtype=_INT),
+    )
+    return Evaluation(values, residuals), record
+
+
+def _bits(x: Array) -> Array:
+    """The bit pattern of x: equality of points means the same point, bit for bit."""
+    unsigned = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}[x.dtype.itemsize]
+    return lax.bitcast_convert_type(x, unsigned)
 
 
 def inside(constraint: Any, points: Array) -> Array:

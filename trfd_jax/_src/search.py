@@ -194,7 +194,8 @@ def safeguard(problem: Any, x: Array, candidates: Array, radius: Array, theta: f
 def search_step(problem: Any, state: State, active: Array) -> tuple[State, Array]:
     """Evaluate the strategy's candidates and accept the best on sufficient decrease.
 
-    Accepted iff f(c) ≤ f(x_k) − ρ(Δ_k) (second paper, Algorithm 2.1); then x moves there,
+    Accepted iff f(c) ≤ f(x_k) − ρ(Δ_k) (second paper, Algorithm 2.1) and f(c) < f(x_k)
+    (the same test where ρ(Δ_k) is below the rounding of f(x_k)); then x moves there,
     Δ grows as after a successful step, and the rigorous step is skipped.  The search is
     only tried when its candidates and the rigorous step's trial point fit in the budget.
 
@@ -208,12 +209,16 @@ def search_step(problem: Any, state: State, active: Array) -> tuple[State, Array
     points = safeguard(problem, x, strategy.propose(view(problem, state)), radius, strategy.theta)
     valid = jnp.all(jnp.isfinite(points), axis=1)
     evaluation, record = record_lib.evaluate(
-        problem, state.record, points, active & valid, jnp.ones(q, bool)
+        problem, state.record, points, active & valid, jnp.ones(q, bool), state.iterate
     )
     values = evaluation.values
     candidates = jnp.where(active & valid & jnp.isfinite(values), values, jnp.inf)
     i = jnp.argmin(candidates)
-    success = active & (candidates[i] <= state.iterate.f - strategy.sufficient_decrease(radius))
+    # f(c) ≤ f(x_k) − ρ(Δ_k), and strictly below f(x_k): in floating point f − ρ(Δ) rounds
+    # to f once ρ(Δ) < ulp(f) / 2, and a candidate without decrease must not be accepted.
+    f_k = state.iterate.f
+    success = active & (candidates[i] <= f_k - strategy.sufficient_decrease(radius))
+    success = success & (candidates[i] < f_k)
     residuals = None if evaluation.residuals is None else evaluation.residuals[i]
     new = acceptance.move(
         state._replace(record=record), state, success, points[i], candidates[i], residuals

@@ -84,6 +84,8 @@ class Result(NamedTuple):
         gradient: the last finite-difference gradient g (at the last iterate).
         n_successful, n_type_i, n_type_ii: counts of the iteration kinds of Steps 3–4.
         n_search, n_search_successful: search steps tried and accepted (second paper).
+        n_reused: trial and search points that repeated a known point, whose value was
+            reused instead of evaluated again (not counted in ``nfev``).
     """
 
     x: Array
@@ -100,6 +102,7 @@ class Result(NamedTuple):
     n_type_ii: Array
     n_search: Array
     n_search_successful: Array
+    n_reused: Array
 
     @property
     def message(self) -> str | list:
@@ -128,5 +131,6 @@ def result(problem: object, state: State) -> Result:
         radius=state.region.radius,
         fd_step=state.region.fd_step,
         gradient=state.model.gradient,
+        n_reused=record.n_reused,
         **state.counters._asdict(),
     )

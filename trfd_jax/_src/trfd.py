@@ -34,6 +34,14 @@ Array = jax.Array
 _INT = jnp.int32
 
 
+def memo_size(problem: Problem) -> int:
+    """How many trial and search points the record remembers: a chain of type I trials
+    may end on a point a search proposed several iterations before, so 16 (or four
+    iterations' worth of search candidates, if more); comparing is O(16 n) per point."""
+    candidates = 0 if problem.search is None else problem.search.num_candidates
+    return max(16, 4 * (candidates + 1))
+
+
 def init(problem: Problem, x0: Array) -> State:
     """Step 0 of Algorithm 1: evaluate f(x₀) and set τ₀, Δ₀ and H₀.
 
@@ -53,7 +61,9 @@ def init(problem: Problem, x0: Array) -> State:
     feasible = record_lib.inside(problem.constraint, x0[None])[0]
     evaluation, record = record_lib.evaluate(
         problem,
-        record_lib.empty(x0, problem.max_evals),
+        record_lib.empty(
+            x0, problem.max_evals, memo_size(problem), problem.objective.residual_size
+        ),
         x0[None],
         (x_ok & feasible)[None],
         x_ok[None],
@@ -173,7 +183,7 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     predicted = -model_value(model.gradient, model.hessian, d)
     evaluate = active & (predicted > 0)
     evaluation, record = record_lib.evaluate(
-        problem, state.record, trial[None], evaluate[None], jnp.ones(1, bool)
+        problem, state.record, trial[None], evaluate[None], jnp.ones(1, bool), state.iterate
     )
     f_trial = evaluation.values[0]
     rho = (state.iterate.f - f_trial) / jnp.where(predicted > 0, predicted, 1.0)
