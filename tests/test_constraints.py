@@ -409,3 +409,41 @@ def test_float32_returned_point_is_feasible():
             f, jnp.array([-0.6, 0.5], jnp.float32), constraint=L2Ball(1.0), max_evals=200
         )
     assert float(jnp.linalg.norm(r.x)) <= 1.0 + 1e-5
+
+
+# ------------------------------------------- subproblem optimality over box ∩ ball (KKT)
+
+
+@functools.cache
+def _box_solver():
+    options = Options()
+
+    def solve(box, x, g, h, radius):
+        norm = jnp.max(jnp.abs(jnp.linalg.eigvalsh(h)))
+        return solve_constrained_subproblem(box, x, g, h, norm, radius, options)
+
+    return jax.jit(solve)
+
+
+@PROPERTY
+@given(st.integers(2, 8), st.integers(0, 2**31 - 1))
+def test_box_subproblem_satisfies_kkt_with_active_bounds(n, seed):
+    # A convex model (BFGS keeps H ≻ 0 with bounds) over D = (box − x) ∩ B(0, Δ): d is the
+    # minimizer iff d = P_D(d − ∇m(d)/L) (the KKT conditions as a fixed point), L = ‖H‖.
+    # x sits on a bound in about half of the coordinates, so bounds are active.
+    rng = np.random.default_rng(seed)
+    lower, upper = -rng.uniform(0.1, 2, n), rng.uniform(0.1, 2, n)
+    on_bound = rng.random(n) < 0.5
+    x = np.where(on_bound, np.where(rng.random(n) < 0.5, lower, upper), rng.uniform(lower, upper))
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    h = q @ np.diag(np.geomspace(1.0, 10 ** rng.uniform(0, 4), n)) @ q.T * 10 ** rng.uniform(-2, 2)
+    g = rng.standard_normal(n) * 10 ** rng.uniform(-3, 2)
+    radius = 10 ** rng.uniform(-3, 1)
+    box = trfd_jax.Box(jnp.asarray(lower), jnp.asarray(upper)).validate(n, jnp.float64)
+    lo, up = jnp.asarray(np.minimum(lower - x, 0)), jnp.asarray(np.maximum(upper - x, 0))
+    d = np.asarray(_box_solver()(box, jnp.asarray(x), jnp.asarray(g), jnp.asarray(h), radius))
+    assert np.all(d >= np.asarray(lo)) and np.all(d <= np.asarray(up))  # x + d in the box
+    assert np.linalg.norm(d) <= radius * (1 + 1e-12)
+    step = np.linalg.eigvalsh(h).max()
+    fixed = np.asarray(project_box_ball(jnp.asarray(d - (g + h @ d) / step), lo, up, radius))
+    assert np.linalg.norm(fixed - d) <= 1e-5 * radius

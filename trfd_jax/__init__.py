@@ -26,6 +26,7 @@ from trfd_jax._src.sets import (
 )
 from trfd_jax._src.solution import Result, Status, result, status_message
 from trfd_jax._src.state import Counters, Iterate, Model, Region, State, StepKind
+from trfd_jax._src.stationarity import stationarity
 from trfd_jax._src.subproblem import solve_trust_region_subproblem
 from trfd_jax._src.trfd import gradient_step, init, step, terminate, trust_region_step
 
@@ -68,6 +69,7 @@ __all__ = [
     "result",
     "run",
     "solve_trust_region_subproblem",
+    "stationarity",
     "status_message",
     "step",
     "terminate",

@@ -108,7 +108,9 @@ def evaluate(
     memo_size = record.memo_f.shape[0]
     known_x = jnp.concatenate([iterate.x[None], record.memo_x])
     known_f = jnp.concatenate([iterate.f[None], record.memo_f])
-    known = jnp.concatenate([jnp.ones(1, bool), jnp.arange(memo_size, dtype=_INT) < record.memo_count])
+    known = jnp.concatenate(
+        [jnp.ones(1, bool), jnp.arange(memo_size, dtype=_INT) < record.memo_count]
+    )
     same = jnp.all(_bits(points)[:, None, :] == _bits(known_x)[None], axis=-1) & known
     hit = active & jnp.any(same, axis=1)
     j = jnp.argmax(same, axis=1)

@@ -98,11 +98,13 @@ class TrfdVariant:
             finite differences then give the Jacobian), else ``minimize`` on f = ‖F‖².
         search: ``"gauss_newton"``, ``"model"`` (``ModelSearch``) or None.
         hessian: ``Options.hessian`` for this variant (None: the run's options).
+        options: other ``Options`` fields set for this variant, as (name, value) pairs.
     """
 
     least_squares: bool = False
     search: str | None = None
     hessian: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
     def make_search(self) -> Any:
         import trfd_jax
@@ -124,6 +126,8 @@ TRFD_VARIANTS = {
         least_squares=True, search="gauss_newton", hessian="gauss_newton"
     ),
     "trfd_jax_model": TrfdVariant(search="model"),
+    # The solver as it was before repeated points were reused (issue 10), for comparisons.
+    "trfd_jax_noreuse": TrfdVariant(options=(("reuse_evaluations", False),)),
 }
 
 SOLVERS = (*TRFD_VARIANTS, *PEERS)
@@ -264,6 +268,20 @@ def _group_residuals(group: Sequence[LeastSquaresProblem]) -> Callable:
     return lambda x, args: lax.switch(args["branch"], branches, x)
 
 
+def _stationarity(clean: Callable, x: jax.Array, args: dict, bounds) -> jax.Array:
+    """π at each returned point (first paper's measure), with the true gradient of the
+    noiseless objective by ``jax.grad``: 0 at a stationary point of the (bounded) problem."""
+    import trfd_jax
+
+    n = x.shape[-1]
+    box = None if bounds is None else trfd_jax.Box(*bounds).validate(n, x.dtype)
+
+    def one(x, args):
+        return trfd_jax.stationarity(jax.grad(clean)(x, args), x, box)
+
+    return jax.jit(jax.vmap(one))(jnp.asarray(x), args)
+
+
 def run_trfd_jax(
     problems: Sequence[LeastSquaresProblem],
     bounds: tuple[float, float] | None = None,
@@ -293,6 +311,7 @@ def run_trfd_jax(
     config = TRFD_VARIANTS[variant]
     if config.hessian is not None:
         options = dataclasses.replace(options, hessian=config.hessian)
+    options = dataclasses.replace(options, **dict(config.options))
     if config.least_squares and noise is not None:
         raise ValueError(f"{variant} runs noiseless problems only.")
     search = config.make_search()
@@ -343,12 +362,15 @@ def run_trfd_jax(
         out = jax.block_until_ready(solve(x0, args))
         without_compile = time.perf_counter() - start
         result, history, inexact = (jax.tree.map(np.asarray, part) for part in out)
+        pi = np.asarray(_stationarity(clean, result.x, args, bounds))
         for k, problem in enumerate(group):
             histories[problem.index] = history[k]
             runs[problem.index] = {
                 "nfev": int(result.nfev[k]),
                 "status": int(result.status[k]),
                 "f": float(result.f[k]),
+                "pi": float(pi[k]),
+                "n_reused": int(result.n_reused[k]),
                 "inexact_iterations": int(inexact[k]),
                 "group_n": n,
                 "group_size": len(group),
@@ -647,6 +669,11 @@ def report(bench: BenchmarkRun, folder: Path | None, plots: bool = True) -> np.n
     return areas
 
 
+def _run_info(runs: dict, p: int) -> dict:
+    """The run info of problem p (JSON turns the integer keys into strings)."""
+    return runs.get(p, runs.get(str(p), {}))
+
+
 def _write_per_problem(bench: BenchmarkRun, per_problem: list[np.ndarray], path: Path) -> None:
     """One row per problem: f(x₀), f_L, final values and t_{p,s} at every τ per solver."""
     f_low = profiles.lowest_values(per_problem, bench.f0)
@@ -658,6 +685,9 @@ def _write_per_problem(bench: BenchmarkRun, per_problem: list[np.ndarray], path:
     header = ["p", "name", "n", "budget", "f0", "f_L"]
     header += [f"f_{s}" for s in bench.solvers]
     header += [f"t_{s}_{tau:.0e}" for tau in profiles.TOLERANCES for s in bench.solvers]
+    runs = bench.metadata.get("runs", {})
+    reporting = [s for s in bench.solvers if any("pi" in r for r in runs.get(s, {}).values())]
+    header += [f"{key}_{s}" for s in reporting for key in ("status", "nfev", "pi")]
     lines = [",".join(header)]
     for k, p in enumerate(bench.problems):
         row = [str(p), names.get(str(p), names.get(p, "")), str(bench.n[k]), str(bench.budget[k])]
@@ -668,6 +698,11 @@ def _write_per_problem(bench: BenchmarkRun, per_problem: list[np.ndarray], path:
             for tau in profiles.TOLERANCES
             for s in range(len(bench.solvers))
         ]
+        for s in reporting:
+            info = _run_info(runs[s], p)
+            pi = info.get("pi")
+            row += [str(info.get("status", "")), str(info.get("nfev", ""))]
+            row += ["" if pi is None else f"{pi:.3g}"]
         lines.append(",".join(row))
     path.write_text("\n".join(lines) + "\n")
 
