@@ -447,3 +447,46 @@ def test_box_subproblem_satisfies_kkt_with_active_bounds(n, seed):
     step = np.linalg.eigvalsh(h).max()
     fixed = np.asarray(project_box_ball(jnp.asarray(d - (g + h @ d) / step), lo, up, radius))
     assert np.linalg.norm(fixed - d) <= 1e-5 * radius
+
+
+# --------------------------------------------------- stationarity at an active bound
+
+
+def test_active_bound_problem_is_driven_to_stationarity():
+    # Moré–Wild #29 (Chebyquad, n = 6) in the paper's box [0.1, 20]: one variable ends on
+    # its lower bound.  A RADIUS_TOL stop must mean a stationary point of the bounded
+    # problem, and the value must be the box's exact minimum (L-BFGS-B with the true
+    # gradient reaches the same value to 1e-9).
+    from scipy.optimize import minimize as scipy_minimize
+
+    from trfd_jax.benchmarks.more_wild import more_wild_53
+
+    problem = more_wild_53()[28]
+    assert problem.index == 29
+    x0 = np.clip(np.asarray(problem.x0), 0.1, 20.0)
+    r = trfd_jax.minimize(problem.objective, x0, bounds=(0.1, 20.0), max_evals=700)
+    grad = jax.grad(problem.objective)
+    box = trfd_jax.Box(0.1, 20.0).validate(6, jnp.float64)
+    pi = float(trfd_jax.stationarity(grad(r.x), r.x, box))
+    assert int(np.sum(np.asarray(r.x) == 0.1)) >= 1  # an active bound
+    assert int(r.status) == Status.RADIUS_TOL and int(r.nfev) < 700
+    assert pi <= 1e-6 * max(1.0, abs(float(r.f)))
+    exact = scipy_minimize(
+        lambda x: (float(problem.objective(x)), np.asarray(grad(x))),
+        np.asarray(r.x),
+        jac=True,
+        bounds=[(0.1, 20.0)] * 6,
+        method="L-BFGS-B",
+        options={"ftol": 1e-16, "gtol": 1e-14},
+    )
+    assert float(r.f) - exact.fun <= 1e-9 * abs(exact.fun)
+
+
+def test_stationarity_measure_on_known_cases():
+    box = trfd_jax.Box(jnp.zeros(2), jnp.ones(2)).validate(2, jnp.float64)
+    g = jnp.array([1.0, -2.0])
+    # min gᵀd over the box ∩ unit ball at x = (0, 0.5): d = (0, 0.5), π = 1.
+    assert float(trfd_jax.stationarity(g, jnp.array([0.0, 0.5]), box)) == pytest.approx(1.0)
+    # At the corner (0, 1) every feasible direction increases f: stationary.
+    assert float(trfd_jax.stationarity(g, jnp.array([0.0, 1.0]), box)) == 0.0
+    assert float(trfd_jax.stationarity(jnp.array([3.0, 4.0]), jnp.zeros(2))) == 5.0
