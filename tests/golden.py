@@ -37,7 +37,7 @@ from trfd_jax.benchmarks.runner import BOX, run_trfd_jax  # noqa: E402
 PATH = Path(__file__).parent / "data" / "golden_histories.npz"
 VARIANTS = ("trfd_jax", "trfd_jax_gn", "trfd_jax_model")
 SETS = {"unconstrained": None, "bounded": BOX}
-OPTIONS = trfd_jax.Options(reuse_evaluations=False)
+OPTIONS = trfd_jax.Options.paper(reuse_evaluations=False)
 
 
 def compute(

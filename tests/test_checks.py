@@ -70,7 +70,7 @@ def test_bad_input_raises_before_tracing_under_jit():
         ({"max_iter": 2.5}, TypeError),
         ({"subproblem_max_iter": 2.5}, TypeError),
         ({"eta": "0.1"}, TypeError),
-        ({"radius_tol": None}, TypeError),
+        ({"radius_tol": "1e-8"}, TypeError),
         ({"radius_init": jnp.array(1.0)}, TypeError),
         ({"fd_step_init": 1.0, "radius_init": 0.1}, ValueError),  # τ₀√n > Δ₀
     ],

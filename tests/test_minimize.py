@@ -116,7 +116,9 @@ def test_vmap_multistart_with_a_failing_start():
 
     starts = jnp.array([[0.0, 0.0], [9.0, 0.0], [2.0, 2.0]])
     r = jax.vmap(lambda x: trfd_jax.minimize(f, x, max_evals=50))(starts)
-    assert list(np.asarray(r.status)) == [Status.MAX_EVALS, Status.NONFINITE_X0, Status.MAX_EVALS]
+    assert int(r.status[1]) == Status.NONFINITE_X0
+    others = {int(r.status[0]), int(r.status[2])}  # the other starts run normally
+    assert others <= {Status.RADIUS_TOL, Status.MAX_EVALS}
     assert float(r.f[0]) < 1e-8 and float(r.f[2]) < 1e-8
     assert int(r.nfev[1]) == 1
     assert r.message[1] == Status.NONFINITE_X0.message

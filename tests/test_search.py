@@ -210,8 +210,8 @@ def test_least_squares_with_bounds_and_vmap():
         lambda x: trfd_jax.least_squares(rosenbrock_residuals, x, bounds=(-2.0, 0.8), max_evals=150)
     )(starts)
     assert np.all(np.asarray(r.x) <= 0.8) and np.all(np.asarray(r.x) >= -2.0)
-    # Constrained minimizer: x₁ = 0.8 (active), x₂ = 0.64, f = 0.04.
-    np.testing.assert_allclose(r.f, 0.04, atol=1e-8)
+    # Constrained minimizer: x₁ = 0.8 (active), x₂ = 0.64, ‖F‖² = 0.04: the cost ½‖F‖² = 0.02.
+    np.testing.assert_allclose(r.f, 0.02, atol=1e-8)
 
 
 def test_bad_least_squares_input():

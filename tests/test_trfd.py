@@ -77,7 +77,11 @@ def _reference_trace(x0, tau, radius, radius_max, iterations):
 def test_every_update_matches_the_hand_trace():
     x0 = np.array([-1.5, 2.0])
     tau0, radius0 = 0.4, 1.0
-    options = Options(fd_step_init=tau0, radius_init=radius0, radius_tol=0.0)
+    # The hand trace counts an evaluation for every trial point, as the paper does: here
+    # repeated trial points are evaluated again (reuse_evaluations=False).
+    options = Options(
+        fd_step_init=tau0, radius_init=radius0, radius_tol=0.0, reuse_evaluations=False
+    )
     problem, x0_j = trfd_jax.make_problem(f_jax, x0, max_evals=2000, options=options)
     iterations = 60
     trace = _reference_trace(x0, tau0, radius0, 1000.0, iterations)

@@ -3,7 +3,7 @@
 The public API; the work lives in ``trfd_jax._src``.
 """
 
-from trfd_jax._src.api import SolveKwargs, least_squares, minimize
+from trfd_jax._src.api import SolveKwargs, SolverError, least_squares, minimize
 from trfd_jax._src.black_box import BlackBox, black_box
 from trfd_jax._src.checks import make_problem
 from trfd_jax._src.iterate import run
@@ -57,6 +57,7 @@ __all__ = [
     "SearchView",
     "Simplex",
     "SolveKwargs",
+    "SolverError",
     "State",
     "Status",
     "StepKind",

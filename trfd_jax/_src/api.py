@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any, TypedDict, Unpack
 
 import jax
+import numpy as np
 
-from trfd_jax._src.checks import make_problem
+from trfd_jax._src.checks import any_tracer, make_problem
 from trfd_jax._src.iterate import solve
 from trfd_jax._src.options import Options
 from trfd_jax._src.search import GaussNewtonSearch, SearchStep
@@ -31,6 +32,25 @@ class SolveKwargs(TypedDict, total=False):
     constraint: Any
     verbose: bool
     callback: Callable[..., Any] | None
+    throw: bool
+
+
+class SolverError(RuntimeError):
+    """A run that did not converge, raised by ``throw=True``; ``result`` holds the best
+    point found and its status."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(f"trfd_jax did not converge: {result.message}")
+        self.result = result
+
+
+def _finish(result: Result, throw: bool) -> Result:
+    """With ``throw``, raise :class:`SolverError` unless every start converged — where the
+    result is concrete; under ``jit``/``vmap`` the status is returned (no exception can
+    leave traced code for one start of a batch)."""
+    if throw and not any_tracer(result) and not bool(np.all(np.asarray(result.success))):
+        raise SolverError(result)
+    return result
 
 
 _COMMON_ARGS = """\
@@ -49,6 +69,12 @@ _COMMON_ARGS = """\
         callback: ``callback(summary) -> bool | None`` called after every iteration with an
             :class:`IterationSummary`; returning True stops the run (``USER_STOP``).
             ``verbose`` and ``callback`` are static: off, they cost nothing.
+        throw: raise :class:`SolverError` (with the result attached) when the run did not
+            converge (``Result.success`` false: budget spent, iteration cap, bad x0, user
+            stop).  Default False: a derivative-free run that spends its budget has still
+            returned its best point, which is what most callers want.  Like optimistix's
+            ``throw``, it applies where the result is concrete; under ``jax.jit`` or
+            ``jax.vmap`` the status is returned instead.
 
     Returns:
         A :class:`Result`.  Works under ``jax.jit`` and ``jax.vmap`` (multi-start: vmap over
@@ -95,8 +121,9 @@ def minimize(
         {common}
     """
     _check_kwargs(kwargs)
+    throw = kwargs.pop("throw", False)
     problem, x0 = make_problem(fun, x0, search=search, **kwargs)
-    return solve(problem, x0)
+    return _finish(solve(problem, x0), throw)
 
 
 @_with_common_args
@@ -113,7 +140,9 @@ def least_squares(
     Jacobian J_k and g_k = 2 J_kᵀF(x_k) for the same n evaluations.  The default search
     (second paper) tries the Gauss–Newton point argmin ‖J_k p + F(x_k)‖² over ‖p‖ ≤ θΔ_k
     before each rigorous step.  ``Options(hessian="gauss_newton")`` uses H = 2 JᵀJ as the
-    rigorous model's Hessian instead of BFGS.  ``Result.f`` is ‖F(x)‖² at the best point.
+    rigorous model's Hessian instead of BFGS.  ``Result.f`` is the cost ½‖F(x)‖² at the best
+    point (scipy's and optimistix's convention), ``Result.residuals`` is F(x) there and
+    ``Result.jacobian`` the last finite-difference Jacobian.
 
     Args:
         residuals: ``F(x) -> (m,)`` written in JAX (``F(x, args)`` with ``args``), or
@@ -130,5 +159,6 @@ def least_squares(
             )
         search = GaussNewtonSearch()
     _check_kwargs(kwargs)
+    throw = kwargs.pop("throw", False)
     problem, x0 = make_problem(residuals, x0, search=search, residuals=True, **kwargs)
-    return solve(problem, x0)
+    return _finish(solve(problem, x0), throw)

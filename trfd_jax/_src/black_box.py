@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -34,23 +33,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from trfd_jax._src.observe import HostError
+
 Array = jax.Array
 
 
-class BlackBoxError(RuntimeError):
+class BlackBoxError(HostError):
     """Raised in the host callback after ``fn`` failed; carries the original exception."""
-
-
-class _DropBlackBoxErrors(logging.Filter):
-    """JAX logs every exception raised in a callback; ours reach the caller of
-    ``minimize`` as the original exception, so their log record is only noise."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, BlackBoxError)
-
-
-logging.getLogger("jax._src.callback").addFilter(_DropBlackBoxErrors())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

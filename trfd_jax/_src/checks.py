@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from trfd_jax._src.black_box import BlackBox
-from trfd_jax._src.objective import BatchObjective, Objective, call
+from trfd_jax._src.objective import BatchObjective, Hoisted, Objective, call
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
+from trfd_jax._src.pytree import OnTree, Structure, is_flat
 from trfd_jax._src.search import SearchStep
 from trfd_jax._src.sets import Box, ConvexSet, Intersection
 
@@ -68,11 +69,17 @@ def prepare_x0(x0: Any) -> Array:
     return jnp.asarray(x0, dtype)
 
 
-def make_objective(fun: Any, x0: Array, args: Any, *, residuals: bool = False) -> Objective:
-    """The :class:`Objective` of ``fun``, checked with ``jax.eval_shape``: it must map (n,)
-    to a real scalar, or to F(x) ∈ Rᵐ for least squares (``residuals=True``)."""
-    if not callable(fun) and not isinstance(fun, BatchObjective):
-        raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
+def make_objective(
+    fun: Any, x0: Array, args: Any, *, residuals: bool = False
+) -> tuple[Objective, Any]:
+    """The :class:`Objective` of ``fun`` and the ``args`` it takes.
+
+    ``fun`` is traced once here: it must map (n,) to a real scalar, or to F(x) ∈ Rᵐ for
+    least squares (``residuals=True``).  A function that closes over traced arrays (inside
+    the caller's ``jit`` or ``vmap``) is closure-converted: those arrays are taken out of
+    the function and passed as data with ``args``, so that they can be batched like any
+    other data (and the solver's own ``vmap`` rule sees them).
+    """
     if isinstance(fun, BatchObjective):
         # A batch objective says what it returns; it checks its outputs itself.
         m = getattr(fun, "residuals", None)
@@ -84,9 +91,10 @@ def make_objective(fun: Any, x0: Array, args: Any, *, residuals: bool = False) -
             raise TypeError("this black box returns residuals: use trfd_jax.least_squares.")
         if isinstance(fun, BlackBox) and args is not None:
             raise TypeError("a black-box objective takes no args: capture its data in fn.")
-        return Objective(fun, m)
-    spec = jax.ShapeDtypeStruct(x0.shape, x0.dtype)
-    out = jax.eval_shape(lambda x: call(fun, x, args), spec)
+        return Objective(fun, m), args
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
+    closed, out = jax.make_jaxpr(lambda x, a: call(fun, x, a), return_shape=True)(x0, args)
     if not hasattr(out, "shape") or not hasattr(out, "dtype"):
         raise TypeError(f"fun must return an array, got {out!r}.")
     if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)):
@@ -96,13 +104,14 @@ def make_objective(fun: Any, x0: Array, args: Any, *, residuals: bool = False) -
             raise ValueError(
                 f"residuals must return a vector F(x) of shape (m,), got shape {out.shape}."
             )
-        return Objective(fun, int(out.shape[0]))
-    if out.shape != ():
+    elif out.shape != ():
         raise ValueError(
             f"fun must return a scalar (shape ()), but it returns shape {out.shape}; for a "
             "least-squares problem pass the sum of squares, or use trfd_jax.least_squares."
         )
-    return Objective(fun, None)
+    if any(isinstance(c, jax.core.Tracer) for c in closed.consts):
+        fun, args = Hoisted(closed.jaxpr), (args, tuple(closed.consts))
+    return Objective(fun, int(out.shape[0]) if residuals else None), args
 
 
 _MAX_BUDGET = 2**31 - 2  # evaluation counters are int32
@@ -131,21 +140,83 @@ def check_max_evals(max_evals: Any, n: int, options: Options) -> int:
     return int(max_evals)
 
 
-def make_constraint(bounds: Any, constraint: Any, n: int, dtype: Any) -> ConvexSet | None:
-    """The feasible set from ``bounds`` and/or ``constraint``, checked against Rⁿ."""
-    box = None
-    if bounds is not None:
-        if isinstance(bounds, Box):
-            box = bounds
-        elif isinstance(bounds, (tuple, list)) and len(bounds) == 2:
-            box = Box(*bounds)
+def _is_pair(item: Any) -> bool:
+    """A scipy-style ``(lo, hi)`` bound of one variable: two numbers (or None)."""
+    return (
+        isinstance(item, (tuple, list))
+        and len(item) == 2
+        and all(v is None or np.isscalar(v) for v in item)
+    )
+
+
+def make_box(bounds: Any, n: int, structure: Structure | None) -> Box:
+    """``bounds`` as a :class:`Box` on the flat vector.
+
+    Accepted: a :class:`Box`; ``(lower, upper)`` (scalars, shape (n,) arrays, or pytrees of
+    x0's structure); ``scipy.optimize.Bounds``; scipy's sequence of n ``(lo, hi)`` pairs
+    (None for no bound).  With n = 2 a pair of two 2-sequences of numbers reads both ways:
+    that is an error naming both readings, never a silent guess.
+    """
+    if isinstance(bounds, Box):
+        lower, upper, relaxable = bounds.lower, bounds.upper, bounds.relaxable
+    elif hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
+        lower, upper, relaxable = bounds.lb, bounds.ub, False
+    elif isinstance(bounds, (tuple, list)):
+        pairs = structure is None and len(bounds) == n and all(_is_pair(b) for b in bounds)
+        if pairs and len(bounds) == 2:
+            raise ValueError(
+                f"bounds={bounds!r} is ambiguous for n = 2: it reads as scipy's per-variable "
+                f"pairs (x[0] in {tuple(bounds[0])}, x[1] in {tuple(bounds[1])}) and as "
+                f"(lower={tuple(bounds[0])}, upper={tuple(bounds[1])}). Pass arrays "
+                "(jnp.array(lower), jnp.array(upper)), trfd_jax.Box(lower, upper) or "
+                "scipy.optimize.Bounds(lower, upper)."
+            )
+        if pairs:
+            lower = [-np.inf if lo is None else lo for lo, _ in bounds]
+            upper = [np.inf if hi is None else hi for _, hi in bounds]
+        elif len(bounds) == 2:
+            lower, upper = bounds
         else:
-            raise TypeError("bounds must be a pair (lower, upper) or a trfd_jax.Box.")
+            raise TypeError(
+                f"bounds has {len(bounds)} entries: give (lower, upper), n = {n} (lo, hi) "
+                "pairs, a trfd_jax.Box or scipy.optimize.Bounds."
+            )
+        relaxable = False
+    else:
+        raise TypeError(
+            "bounds must be (lower, upper), a sequence of (lo, hi) pairs, a trfd_jax.Box or "
+            f"scipy.optimize.Bounds, got {type(bounds).__name__}."
+        )
+    if structure is not None:
+        lower, upper = (_ravel_bound(structure, b) for b in (lower, upper))
+    return Box(lower, upper, relaxable)
+
+
+def _ravel_bound(structure: Structure, bound: Any) -> Array:
+    """A bound given for a pytree x0: a scalar, or a tree of x0's structure."""
+    dtype = jnp.result_type(*structure.dtypes)
+    if np.isscalar(bound) or (hasattr(bound, "ndim") and bound.ndim == 0):
+        return jnp.full(structure.size, bound, dtype)
+    try:
+        return structure.ravel(bound, dtype)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"a bound for a pytree x0 must be a scalar or a pytree of x0's structure: {error}"
+        ) from None
+
+
+def make_constraint(
+    bounds: Any, constraint: Any, n: int, dtype: Any, structure: Structure | None = None
+) -> ConvexSet | None:
+    """The feasible set from ``bounds`` and/or ``constraint``, checked against Rⁿ."""
+    box = None if bounds is None else make_box(bounds, n, structure)
     if constraint is not None and not isinstance(constraint, ConvexSet):
         raise TypeError(
             "constraint must be a trfd_jax set (Box, L2Ball, Simplex, L1Ball, NonNegative, "
             f"HalfSpace, Projection, Intersection), got {type(constraint).__name__}."
         )
+    if isinstance(constraint, Box) and structure is not None:
+        constraint = make_box(constraint, n, structure)
     if box is not None and constraint is not None:
         constraint = Intersection((box, constraint))
     elif box is not None:
@@ -214,17 +285,24 @@ def make_problem(
         options = Options()
     if not isinstance(options, Options):
         raise TypeError(f"options must be a trfd_jax.Options, got {type(options).__name__}.")
+    structure = None
+    if not is_flat(x0):
+        if isinstance(fun, BatchObjective):
+            raise TypeError("a black-box objective takes a flat x0 of shape (n,), not a pytree.")
+        structure = Structure.of(x0)
+        x0 = structure.ravel(x0, jnp.result_type(*structure.dtypes))
+        fun = OnTree(fun, structure)
     x0 = prepare_x0(x0)
     n = x0.shape[0]
     parameters = options.resolved(n, x0.dtype)
     max_evals = check_max_evals(max_evals, n, options)
-    objective = make_objective(fun, x0, args, residuals=residuals)
+    objective, args = make_objective(fun, x0, args, residuals=residuals)
     if options.hessian == "gauss_newton" and not residuals:
         raise ValueError('Options(hessian="gauss_newton") needs trfd_jax.least_squares.')
     search = check_search(search, residuals)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}.")
-    constraint = make_constraint(bounds, constraint, n, x0.dtype)
+    constraint = make_constraint(bounds, constraint, n, x0.dtype, structure)
     if constraint is not None:
         x0 = project_x0(constraint, x0)
     problem = Problem(
@@ -237,5 +315,6 @@ def make_problem(
         search=search,
         verbose=bool(verbose),
         callback=callback,
+        structure=structure,
     )
     return problem, x0

@@ -20,7 +20,7 @@ from jax import lax
 
 from trfd_jax._src import trfd
 from trfd_jax._src.checks import any_tracer
-from trfd_jax._src.observe import observe
+from trfd_jax._src.observe import HOST_ERRORS, observe, summarize
 from trfd_jax._src.problem import Problem
 from trfd_jax._src.solution import Result, result
 from trfd_jax._src.state import State
@@ -28,21 +28,28 @@ from trfd_jax._src.state import State
 Array = jax.Array
 
 
-def _observed_step(problem: Problem, state: State) -> State:
+def _observed_step(problem: Problem, state: State, start: Array) -> State:
     """``step``, then the iteration log and the user callback when they are on."""
-    return observe(problem.verbose, problem.callback, state, trfd.step(problem, state))
+    new = trfd.step(problem, state)
+    return observe(problem.verbose, problem.callback, state, new, start)
+
+
+def _finished(problem: Problem, state: State, start: Array) -> Result:
+    summarize(problem.verbose, state, start)
+    return result(problem, state)
 
 
 @jax.custom_batching.custom_vmap
 def run(problem: Problem, x0: Array) -> Result:
     """``init``, then ``step`` in a ``lax.while_loop`` until ``terminate``; no input checks
     (build ``problem`` and ``x0`` with :func:`trfd_jax.make_problem`)."""
+    start = jnp.zeros((), jnp.int32)
     state = lax.while_loop(
         lambda s: ~trfd.terminate(problem, s),
-        lambda s: _observed_step(problem, s),
+        lambda s: _observed_step(problem, s, start),
         trfd.init(problem, x0),
     )
-    return result(problem, state)
+    return _finished(problem, state, start)
 
 
 @run.def_vmap
@@ -50,14 +57,15 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     problem_batched, x0_batched = in_batched
     problem_axes = jax.tree.map(lambda b: 0 if b else None, problem_batched)
     x0_axis = 0 if x0_batched else None
+    starts = jnp.arange(axis_size, dtype=jnp.int32)  # each start's index, for logs
     state = jax.vmap(trfd.init, in_axes=(problem_axes, x0_axis), axis_size=axis_size)(problem, x0)
-    batched_step = jax.vmap(_observed_step, in_axes=(problem_axes, 0))
+    batched_step = jax.vmap(_observed_step, in_axes=(problem_axes, 0, 0))
     state = lax.while_loop(
         lambda s: jnp.any(~trfd.terminate(problem, s)),
-        lambda s: batched_step(problem, s),
+        lambda s: batched_step(problem, s, starts),
         state,
     )
-    out = jax.vmap(result, in_axes=(problem_axes, 0))(problem, state)
+    out = jax.vmap(_finished, in_axes=(problem_axes, 0, 0))(problem, state, starts)
     return out, jax.tree.map(lambda _: True, out)
 
 
@@ -65,16 +73,21 @@ _run_jit = jax.jit(run)
 
 
 def solve(problem: Problem, x0: Array) -> Result:
-    """Run the compiled solver; re-raise a host objective's own exception."""
-    if not problem.objective.batched or any_tracer((problem, x0)):
+    """Run the compiled solver; re-raise a host function's own exception.
+
+    A host objective or a user callback raises inside the compiled loop, where JAX turns the
+    exception into a runtime error; where the run is eager (not inside the caller's
+    ``jit``/``vmap``), the original exception is raised in its place.
+    """
+    host = problem.objective.batched or problem.callback is not None
+    if not host or any_tracer((problem, x0)):
         return _run_jit(problem, x0)
-    # A host objective runs eagerly here: an exception raised by its function surfaces as
-    # JAX's runtime error, which is replaced by the original exception.
     problem.objective.pop_error()
+    HOST_ERRORS.pop()
     try:
         return jax.block_until_ready(_run_jit(problem, x0))
     except jax.errors.JaxRuntimeError:
-        error = problem.objective.pop_error()
+        error = problem.objective.pop_error() or HOST_ERRORS.pop()
         if error is None:
             raise
         raise error.with_traceback(error.__traceback__) from None

@@ -53,6 +53,23 @@ def call(fun: Any, x: Array, args: Any) -> Array:
     return fun(x) if args is None else fun(x, args)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Hoisted:
+    """A function whose closed-over traced arrays were taken out (closure conversion).
+
+    ``jaxpr`` is the function of (x, args) traced once; it is called as
+    ``fun(x, (args, consts))``, the arrays it closed over being ``consts``.  Hashed by
+    identity: a closure over traced values belongs to one trace of the caller's code.
+    """
+
+    jaxpr: Any
+
+    def __call__(self, x: Array, packed: Any) -> Array:
+        args, consts = packed
+        (out,) = jax.core.eval_jaxpr(self.jaxpr, consts, *jax.tree.leaves((x, args)))
+        return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Objective:
     """What the solver minimizes: static configuration (hashable; changing it recompiles).

@@ -26,10 +26,9 @@ _INT_FIELDS = (
     "fista_max_iter",
     "dykstra_max_iter",
 )
-_OPTIONAL_FLOATS = ("fd_step_init", "radius_init", "radius_max", "f_target")
+_OPTIONAL_FLOATS = ("fd_step_init", "radius_init", "radius_max", "f_target", "radius_tol")
 _FLOAT_FIELDS = (
     *_OPTIONAL_FLOATS,
-    "radius_tol",
     "eta",
     "radius_increase",
     "radius_decrease",
@@ -51,7 +50,12 @@ class Options:
             σ = ε / (√n √u)).
         radius_init: Δ₀.  ``None``: max(1, τ₀ √n), so that τ₀ √n ≤ Δ₀ as Algorithm 1 needs.
         radius_max: Δ_max.  ``None``: max(1000, Δ₀).
-        radius_tol: Δ_tol; the run stops when Δ ≤ Δ_tol.
+        radius_tol: Δ_tol; the run stops, converged, when Δ ≤ Δ_tol.  ``None`` (the
+            default): 0.01 τ₀ Δ₀, relative to the initial radius like BOBYQA's rhoend and
+            to the dtype through τ₀ = √u (1.5e-10 Δ₀ in float64): below it, further type II
+            iterations only shrink τ under √u, where rounding outweighs the truncation
+            error they remove.  The paper's reference stops at the absolute 1e-13
+            (:meth:`paper`), which spends most of a budget once a run has converged.
         eta: α, the acceptance threshold on ρ_k (Step 3).
         radius_increase: factor on Δ after a successful step (2 in the paper).
         radius_decrease: factor on Δ after an unsuccessful step (1/2 in the paper).
@@ -87,7 +91,7 @@ class Options:
     fd_step_init: float | None = None
     radius_init: float | None = None
     radius_max: float | None = None
-    radius_tol: float = 1e-13
+    radius_tol: float | None = None
     eta: float = 0.01
     radius_increase: float = 2.0
     radius_decrease: float = 0.5
@@ -143,7 +147,9 @@ class Options:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"Options.{name} must be a finite positive number, got {value}.")
-        if not (self.radius_tol >= 0 and math.isfinite(self.radius_tol)):
+        if self.radius_tol is not None and not (
+            self.radius_tol >= 0 and math.isfinite(self.radius_tol)
+        ):
             raise ValueError(f"Options.radius_tol must be finite and ≥ 0, got {self.radius_tol}.")
         if not 0 < self.eta < 1:
             raise ValueError(f"Options.eta (α) must lie in (0, 1), got {self.eta}.")
@@ -189,13 +195,24 @@ class Options:
             raise ValueError(
                 f"Options.radius_init (Δ₀ = {radius}) exceeds radius_max (Δ_max = {radius_max})."
             )
-        return ResolvedParameters(fd_step=fd_step, radius=radius, radius_max=radius_max)
+        radius_tol = self.radius_tol if self.radius_tol is not None else 0.01 * fd_step * radius
+        return ResolvedParameters(
+            fd_step=fd_step, radius=radius, radius_max=radius_max, radius_tol=radius_tol
+        )
+
+    @classmethod
+    def paper(cls, **changes: object) -> Options:
+        """The settings of the authors' reference implementation (spec "Parameters and
+        defaults"): the absolute Δ_tol = 1e-13.  The benchmarks use them, so that their
+        profiles compare with the paper's."""
+        return cls(**{"radius_tol": 1e-13, **changes})
 
 
 @dataclasses.dataclass(frozen=True)
 class ResolvedParameters:
-    """τ₀, Δ₀ and Δ_max after the dtype-dependent defaults are filled in."""
+    """τ₀, Δ₀, Δ_max and Δ_tol after the dtype-dependent defaults are filled in."""
 
     fd_step: float
     radius: float
     radius_max: float
+    radius_tol: float

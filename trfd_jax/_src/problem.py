@@ -17,6 +17,7 @@ import jax
 
 from trfd_jax._src.objective import Objective
 from trfd_jax._src.options import Options, ResolvedParameters
+from trfd_jax._src.pytree import Structure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Problem:
         verbose: print an iteration log from inside the compiled loop.
         callback: ``callback(IterationSummary) -> bool | None`` after each iteration of the
             driver loop; a true return stops the run (status ``USER_STOP``).
+        structure: the pytree structure of the user's x₀ (None for a flat array): the
+            solver works on the flat vector, ``Result.x`` comes back in this structure.
     """
 
     objective: Objective
@@ -45,6 +48,7 @@ class Problem:
     search: Any = None
     verbose: bool = False
     callback: Callable[..., Any] | None = None
+    structure: Structure | None = None
 
 
 jax.tree_util.register_dataclass(
@@ -58,5 +62,6 @@ jax.tree_util.register_dataclass(
         "search",
         "verbose",
         "callback",
+        "structure",
     ],
 )

@@ -38,6 +38,7 @@ class Record(NamedTuple):
     best_x: Array  # (n,) the best point seen among those that count for it
     best_f: Array  # () its value; +inf until a finite value is seen
     history: Array  # (B,) best value after each evaluation; +inf where not yet evaluated
+    best_residuals: Array | None  # (m,) F(best_x) in least squares, else None
     # The last M trial/search points and their values (a ring buffer), to reuse repeats.
     memo_x: Array  # (M, n)
     memo_f: Array  # (M,)
@@ -54,6 +55,7 @@ def empty(x0: Array, max_evals: int, memo_size: int, residual_size: int | None) 
         best_x=x0,
         best_f=jnp.asarray(jnp.inf, dtype),
         history=jnp.full(max_evals, jnp.inf, dtype),
+        best_residuals=None if residual_size is None else jnp.zeros(residual_size, dtype),
         memo_x=jnp.zeros((memo_size, n), dtype),
         memo_f=jnp.zeros(memo_size, dtype),
         memo_residuals=None
@@ -65,7 +67,12 @@ def empty(x0: Array, max_evals: int, memo_size: int, residual_size: int | None) 
 
 
 def add(
-    record: Record, points: Array, values: Array, active: Array, counts_for_best: Array
+    record: Record,
+    points: Array,
+    values: Array,
+    active: Array,
+    counts_for_best: Array,
+    residuals: Array | None = None,
 ) -> Record:
     """Enter the evaluations of the active rows of ``points`` (k, n) with ``values`` (k,).
 
@@ -85,7 +92,12 @@ def add(
     position = jnp.where(active, position, max_evals)  # inactive: dropped
     history = record.history.at[position].set(running_best, mode="drop")
     nfev = record.nfev + jnp.sum(active, dtype=_INT)
-    return record._replace(nfev=nfev, best_x=best_x, best_f=best_f, history=history)
+    best_residuals = record.best_residuals
+    if residuals is not None:
+        best_residuals = jnp.where(better, residuals[i], best_residuals)
+    return record._replace(
+        nfev=nfev, best_x=best_x, best_f=best_f, history=history, best_residuals=best_residuals
+    )
 
 
 def evaluate(
@@ -104,7 +116,10 @@ def evaluate(
     """
     if iterate is None or not problem.options.reuse_evaluations:
         evaluation = problem.objective.evaluate(points, active, problem.args)
-        return evaluation, add(record, points, evaluation.values, active, counts_for_best)
+        record = add(
+            record, points, evaluation.values, active, counts_for_best, evaluation.residuals
+        )
+        return evaluation, record
     memo_size = record.memo_f.shape[0]
     known_x = jnp.concatenate([iterate.x[None], record.memo_x])
     known_f = jnp.concatenate([iterate.f[None], record.memo_f])
@@ -121,7 +136,7 @@ def evaluate(
     if residuals is not None:
         known_r = jnp.concatenate([iterate.residuals[None], record.memo_residuals])
         residuals = jnp.where(hit[:, None], known_r[j], residuals)
-    record = add(record, points, evaluation.values, fresh, counts_for_best)
+    record = add(record, points, evaluation.values, fresh, counts_for_best, evaluation.residuals)
     # Enter the fresh rows into the ring buffer (k ≤ M, so no two rows share a slot).
     slot = (record.memo_count + jnp.cumsum(fresh, dtype=_INT) - 1) % memo_size
     slot = jnp.where(fresh, slot, memo_size)  # not fresh: dropped

@@ -45,7 +45,10 @@ _CONVERGED = (Status.RADIUS_TOL, Status.TARGET_REACHED)
 
 _MESSAGES = {
     Status.RUNNING: "Still running (no stopping test has fired yet).",
-    Status.RADIUS_TOL: "Converged: the trust-region radius fell to radius_tol (Δ ≤ Δ_tol).",
+    Status.RADIUS_TOL: (
+        "Converged: the trust-region radius fell to radius_tol (Δ ≤ Δ_tol) with the model "
+        "finding no more decrease."
+    ),
     Status.MAX_EVALS: (
         "Evaluation budget exhausted: the next step would have exceeded max_evals, "
         "so it was not started."
@@ -72,8 +75,11 @@ class Result(NamedTuple):
     """The outcome of a run (a pytree: under ``vmap`` every field gains a batch axis).
 
     Attributes:
-        x: best point seen (feasible), shape (n,).
-        f: its value, the lowest value seen at a feasible point.
+        x: best point seen (feasible), in the structure of x₀ (shape (n,) for an array).
+        f: its value, the lowest value seen at a feasible point.  For
+            :func:`least_squares`, the cost ½‖F(x)‖² (scipy's ``cost``, optimistix's
+            convention); the solver itself works with the paper's f = ‖F‖², whose
+            values are exactly twice these.
         nfev: evaluations used (never above ``max_evals``).
         nit: iterations.
         status: a :class:`Status` code; ``message`` explains it on the host.
@@ -86,6 +92,9 @@ class Result(NamedTuple):
         n_search, n_search_successful: search steps tried and accepted (second paper).
         n_reused: trial and search points that repeated a known point, whose value was
             reused instead of evaluated again (not counted in ``nfev``).
+        residuals: F(x) at the returned point (least squares; None otherwise).
+        jacobian: the last finite-difference Jacobian J, at the last iterate and after
+            Broyden's updates (least squares; None otherwise).
     """
 
     x: Array
@@ -103,6 +112,8 @@ class Result(NamedTuple):
     n_search: Array
     n_search_successful: Array
     n_reused: Array
+    residuals: Array | None = None
+    jacobian: Array | None = None
 
     @property
     def message(self) -> str | list:
@@ -118,19 +129,27 @@ class Result(NamedTuple):
 def result(problem: object, state: State) -> Result:
     """The :class:`Result` of a (finished or not) state: best point and padded history.
 
-    Takes ``(problem, state)`` like ``step`` and ``terminate``; only the state is read.
+    ``x`` and ``gradient`` come back in the structure of the problem's x₀ (a pytree x₀ is
+    a flat vector inside the solver).
     """
-    del problem
     record = state.record
+    structure = getattr(problem, "structure", None)
+    unravel = (lambda v: v) if structure is None else structure.unravel
+    history = record_lib.padded_history(record)
+    f = record.best_f
+    if state.model.jacobian is not None:  # least squares: report the cost ½‖F‖²
+        f, history = 0.5 * f, 0.5 * history
     return Result(
-        x=record.best_x,
-        f=record.best_f,
+        x=unravel(record.best_x),
+        f=f,
         nfev=record.nfev,
         status=state.status,
-        history=record_lib.padded_history(record),
+        history=history,
         radius=state.region.radius,
         fd_step=state.region.fd_step,
-        gradient=state.model.gradient,
+        gradient=unravel(state.model.gradient),
         n_reused=record.n_reused,
+        residuals=record.best_residuals,
+        jacobian=state.model.jacobian,
         **state.counters._asdict(),
     )

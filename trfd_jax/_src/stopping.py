@@ -30,7 +30,7 @@ def update_status(problem: Any, state: State) -> State:
     need = jnp.where(region.needs_gradient, gradient_cost, 0) + 1
     checks = [
         (~record_lib.fits(state.record, need, problem.max_evals), Status.MAX_EVALS),
-        (region.radius <= opts.radius_tol, Status.RADIUS_TOL),
+        (region.radius <= problem.parameters.radius_tol, Status.RADIUS_TOL),
     ]
     if opts.max_iter is not None:
         checks.append((state.counters.nit >= opts.max_iter, Status.MAX_ITER))

@@ -68,7 +68,7 @@ def run(problems: Sequence[int] | None = None) -> dict:
         for variant in VARIANTS:
             out[set_name][variant] = {}
             for reuse in (False, True):
-                options = trfd_jax.Options(reuse_evaluations=reuse)
+                options = trfd_jax.Options.paper(reuse_evaluations=reuse)
                 _, runs = run_trfd_jax(chosen, bounds, options=options, variant=variant)
                 out[set_name][variant][reuse] = runs
                 total = sum(r["nfev"] for r in runs.values())
