@@ -141,7 +141,7 @@ def test_multistart_extended_rosenbrock_small():
 
 
 def test_no_recompile_on_second_call():
-    from trfd_jax._src.iterate import _run_jit
+    from trfd_jax._src.iterate import _run_jit_cpu as _run_jit  # the tests run on the CPU
 
     traces = []
 

@@ -56,7 +56,8 @@ def init(problem: Problem, x0: Array) -> State:
     params = problem.parameters
     zeros = jnp.zeros(n, dtype)
     hessian = initial_hessian(problem.options.hessian, n, dtype)
-    eigenvalues, eigenvectors = subproblem.eigh(hessian)
+    # H₀ is diagonal (I or 0): its decomposition is known, no eigh to compile or run.
+    eigenvalues, eigenvectors = jnp.diagonal(hessian), jnp.eye(n, dtype=dtype)
     x_ok = jnp.all(jnp.isfinite(x0))
     feasible = record_lib.inside(problem.constraint, x0[None])[0]
     evaluation, record = record_lib.evaluate(
