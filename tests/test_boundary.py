@@ -135,8 +135,12 @@ def test_success_on_converged_runs_and_the_paper_setting():
         return jnp.sum((x - 1.0) ** 2 * jnp.arange(1.0, 4.0))
 
     r = trfd_jax.minimize(f, jnp.zeros(3))
-    assert int(r.status) == trfd_jax.Status.RADIUS_TOL and bool(r.success)
+    assert int(r.status) == trfd_jax.Status.CONVERGED and bool(r.success)
     assert int(r.nfev) < 400 and float(r.f) < 1e-12
+    # Without the xtol/ftol test, the relative radius test ends it, a little later.
+    radius = trfd_jax.minimize(f, jnp.zeros(3), options=trfd_jax.Options(xtol=None))
+    assert int(radius.status) == trfd_jax.Status.RADIUS_TOL and bool(radius.success)
+    assert int(r.nfev) <= int(radius.nfev) < 400
     # The paper's absolute Δ_tol = 1e-13 goes on until the budget is spent.
     paper = trfd_jax.minimize(f, jnp.zeros(3), options=trfd_jax.Options.paper())
     assert int(paper.nfev) > int(r.nfev)

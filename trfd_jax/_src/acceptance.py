@@ -19,8 +19,24 @@ def enlarged_radius(problem: Any, radius: Array) -> Array:
     return jnp.minimum(radius * problem.options.radius_increase, problem.parameters.radius_max)
 
 
+def _small(options: Any, x_old: Array, f_old: Array, x: Array, f: Array) -> Array:
+    """‖x − x_k‖ ≤ xtol (1 + ‖x_k‖) and |f(x_k) − f| ≤ ftol (1 + |f(x_k)|): a move too small
+    to matter (optimistix's Cauchy test with atol = rtol).  False when either is None."""
+    if options.xtol is None or options.ftol is None:
+        return jnp.asarray(False)
+    s = x - x_old
+    step_ok = jnp.sqrt(s @ s) <= options.xtol * (1.0 + jnp.sqrt(x_old @ x_old))
+    return step_ok & (jnp.abs(f_old - f) <= options.ftol * (1.0 + jnp.abs(f_old)))
+
+
 def move(
-    new: State, old: State, accept: Array, x: Array, f: Array, residuals: Array | None
+    problem: Any,
+    new: State,
+    old: State,
+    accept: Array,
+    x: Array,
+    f: Array,
+    residuals: Array | None,
 ) -> State:
     """Where ``accept``: x_{k+1} = x with value f (and F(x) in least squares).
 
@@ -29,6 +45,8 @@ def move(
     only when g_k was computed at x_k: after a move without a new gradient (a search step
     before Step 1), the pair stays at the last point that has a gradient, so that s and y
     of the next update belong together.  In least squares J gets Broyden's update.
+    ``small_move`` records whether the move met the practical convergence test
+    (``Options.xtol`` and ``ftol``).
     """
     pair = accept & ~old.region.needs_gradient
     iterate, model = old.iterate, old.model
@@ -36,6 +54,7 @@ def move(
         x=jnp.where(accept, x, iterate.x),
         f=jnp.where(accept, f, iterate.f),
         residuals=None if residuals is None else jnp.where(accept, residuals, iterate.residuals),
+        small_move=accept & _small(problem.options, iterate.x, iterate.f, x, f),
     )
     jacobian = model.jacobian
     if residuals is not None:

@@ -26,7 +26,15 @@ _INT_FIELDS = (
     "fista_max_iter",
     "dykstra_max_iter",
 )
-_OPTIONAL_FLOATS = ("fd_step_init", "radius_init", "radius_max", "f_target", "radius_tol")
+_OPTIONAL_FLOATS = (
+    "fd_step_init",
+    "radius_init",
+    "radius_max",
+    "f_target",
+    "radius_tol",
+    "xtol",
+    "ftol",
+)
 _FLOAT_FIELDS = (
     *_OPTIONAL_FLOATS,
     "eta",
@@ -56,6 +64,11 @@ class Options:
             iterations only shrink τ under √u, where rounding outweighs the truncation
             error they remove.  The paper's reference stops at the absolute 1e-13
             (:meth:`paper`), which spends most of a budget once a run has converged.
+        xtol, ftol: the practical convergence test: the run stops (status ``CONVERGED``)
+            after an accepted step with ‖x_{k+1} − x_k‖ ≤ xtol (1 + ‖x_k‖) and
+            |f(x_k) − f(x_{k+1})| ≤ ftol (1 + |f(x_k)|) — optimistix's Cauchy test with
+            atol = rtol.  Default 1e-8 each; None (either) turns the test off, as in
+            :meth:`paper`.
         eta: α, the acceptance threshold on ρ_k (Step 3).
         radius_increase: factor on Δ after a successful step (2 in the paper).
         radius_decrease: factor on Δ after an unsuccessful step (1/2 in the paper).
@@ -92,6 +105,8 @@ class Options:
     radius_init: float | None = None
     radius_max: float | None = None
     radius_tol: float | None = None
+    xtol: float | None = 1e-8
+    ftol: float | None = 1e-8
     eta: float = 0.01
     radius_increase: float = 2.0
     radius_decrease: float = 0.5
@@ -147,6 +162,10 @@ class Options:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"Options.{name} must be a finite positive number, got {value}.")
+        for name in ("xtol", "ftol"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"Options.{name} must be finite and ≥ 0 (or None), got {value}.")
         if self.radius_tol is not None and not (
             self.radius_tol >= 0 and math.isfinite(self.radius_tol)
         ):
@@ -203,9 +222,9 @@ class Options:
     @classmethod
     def paper(cls, **changes: object) -> Options:
         """The settings of the authors' reference implementation (spec "Parameters and
-        defaults"): the absolute Δ_tol = 1e-13.  The benchmarks use them, so that their
-        profiles compare with the paper's."""
-        return cls(**{"radius_tol": 1e-13, **changes})
+        defaults"): the absolute Δ_tol = 1e-13 and no xtol/ftol test.  The benchmarks use
+        them, so that their profiles compare with the paper's."""
+        return cls(**{"radius_tol": 1e-13, "xtol": None, "ftol": None, **changes})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -221,7 +221,7 @@ def search_step(problem: Any, state: State, active: Array) -> tuple[State, Array
     success = success & (candidates[i] < f_k)
     residuals = None if evaluation.residuals is None else evaluation.residuals[i]
     new = acceptance.move(
-        state._replace(record=record), state, success, points[i], candidates[i], residuals
+        problem, state._replace(record=record), state, success, points[i], candidates[i], residuals
     )
     new = new._replace(
         region=new.region._replace(

@@ -30,6 +30,7 @@ class Status(enum.IntEnum):
     NONFINITE_X0 = 5
     USER_STOP = 6
     INFEASIBLE_X0 = 7
+    CONVERGED = 8
 
     @property
     def message(self) -> str:
@@ -41,7 +42,7 @@ class Status(enum.IntEnum):
         return self in _CONVERGED
 
 
-_CONVERGED = (Status.RADIUS_TOL, Status.TARGET_REACHED)
+_CONVERGED = (Status.RADIUS_TOL, Status.TARGET_REACHED, Status.CONVERGED)
 
 _MESSAGES = {
     Status.RUNNING: "Still running (no stopping test has fired yet).",
@@ -59,6 +60,10 @@ _MESSAGES = {
     Status.USER_STOP: "Stopped by the user's callback.",
     Status.INFEASIBLE_X0: (
         "x0 could not be projected onto the feasible set (is the intersection empty?)."
+    ),
+    Status.CONVERGED: (
+        "Converged: the last accepted step changed x by at most xtol and f by at most ftol "
+        "(relative, Options.xtol and Options.ftol)."
     ),
 }
 

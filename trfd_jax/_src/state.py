@@ -35,6 +35,7 @@ class Iterate(NamedTuple):
     x: Array  # (n,)
     f: Array  # () f(x_k)
     residuals: Array | None  # (m,) F(x_k) in least-squares mode, else None
+    small_move: Array  # () bool: the move to x_k met the xtol/ftol test (Options)
 
 
 class Model(NamedTuple):

@@ -2,8 +2,9 @@
 
 The budget test looks ahead: an iteration is only started when all the evaluations it may
 need (the gradient if due, plus the trial point) fit in the budget, so ``nfev`` never
-exceeds ``max_evals``.  Then Δ ≤ Δ_tol (``radius_tol``), the iteration cap and the target
-value.  A status other than RUNNING is final.
+exceeds ``max_evals``.  Then Δ ≤ Δ_tol (``radius_tol``), the iteration cap, the practical
+xtol/ftol test on the last accepted step (``CONVERGED``) and the target value.  A status
+other than RUNNING is final.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def update_status(problem: Any, state: State) -> State:
     ]
     if opts.max_iter is not None:
         checks.append((state.counters.nit >= opts.max_iter, Status.MAX_ITER))
+    if opts.xtol is not None and opts.ftol is not None:
+        checks.append((state.iterate.small_move, Status.CONVERGED))
     if opts.f_target is not None:
         checks.append((state.record.best_f <= opts.f_target, Status.TARGET_REACHED))
     new_status = jnp.asarray(Status.RUNNING, _INT)

@@ -74,7 +74,12 @@ def init(problem: Problem, x0: Array) -> State:
     status = jnp.where(~x_ok | ~jnp.isfinite(f0), Status.NONFINITE_X0, Status.RUNNING)
     status = jnp.where(x_ok & ~feasible, Status.INFEASIBLE_X0, status)
     state = State(
-        iterate=Iterate(x=x0, f=f0, residuals=None if m is None else evaluation.residuals[0]),
+        iterate=Iterate(
+            x=x0,
+            f=f0,
+            residuals=None if m is None else evaluation.residuals[0],
+            small_move=jnp.asarray(False),
+        ),
         model=Model(
             gradient=zeros,
             hessian=hessian,
@@ -197,7 +202,9 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
     residuals = None if evaluation.residuals is None else evaluation.residuals[0]
-    new = acceptance.move(state._replace(record=record), state, success, trial, f_trial, residuals)
+    new = acceptance.move(
+        problem, state._replace(record=record), state, success, trial, f_trial, residuals
+    )
     new = new._replace(
         region=Region(
             radius=jnp.where(
