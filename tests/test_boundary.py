@@ -211,3 +211,19 @@ def test_least_squares_reports_the_cost_residuals_and_jacobian():
     assert float(r.history[-1]) == float(r.f)
     plain = trfd_jax.minimize(lambda x: jnp.sum((x - 1.0) ** 2), jnp.zeros(2))
     assert plain.residuals is None and plain.jacobian is None
+
+
+def test_has_aux_returns_aux_at_the_best_point():
+    def f(x, scale):
+        r = x - jnp.array([1.0, 2.0])
+        return scale * (r @ r), {"r": r, "scale": scale}
+
+    r = trfd_jax.minimize(f, jnp.zeros(2), args=2.0, has_aux=True)
+    np.testing.assert_allclose(r.aux["r"], r.x - jnp.array([1.0, 2.0]), rtol=0, atol=0)
+    assert float(r.aux["scale"]) == 2.0
+    batched = jax.vmap(
+        lambda c: trfd_jax.minimize(lambda x: f(x - c, 1.0), jnp.zeros(2), has_aux=True)
+    )(jnp.arange(3.0))
+    assert batched.aux["r"].shape == (3, 2)
+    with pytest.raises(TypeError, match="pair"):
+        trfd_jax.minimize(lambda x: x @ x, jnp.zeros(2), has_aux=True)

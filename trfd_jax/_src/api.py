@@ -33,6 +33,7 @@ class SolveKwargs(TypedDict, total=False):
     verbose: bool
     callback: Callable[..., Any] | None
     throw: bool
+    has_aux: bool
 
 
 class SolverError(RuntimeError):
@@ -69,6 +70,8 @@ _COMMON_ARGS = """\
         callback: ``callback(summary) -> bool | None`` called after every iteration with an
             :class:`IterationSummary`; returning True stops the run (``USER_STOP``).
             ``verbose`` and ``callback`` are static: off, they cost nothing.
+        has_aux: the objective returns ``(value, aux)`` with aux any pytree of arrays
+            (optimistix's convention); ``Result.aux`` is aux at the returned point.
         throw: raise :class:`SolverError` (with the result attached) when the run did not
             converge (``Result.success`` false: budget spent, iteration cap, bad x0, user
             stop).  Default False: a derivative-free run that spends its budget has still

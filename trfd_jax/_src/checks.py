@@ -70,7 +70,7 @@ def prepare_x0(x0: Any) -> Array:
 
 
 def make_objective(
-    fun: Any, x0: Array, args: Any, *, residuals: bool = False
+    fun: Any, x0: Array, args: Any, *, residuals: bool = False, has_aux: bool = False
 ) -> tuple[Objective, Any]:
     """The :class:`Objective` of ``fun`` and the ``args`` it takes.
 
@@ -78,9 +78,12 @@ def make_objective(
     least squares (``residuals=True``).  A function that closes over traced arrays (inside
     the caller's ``jit`` or ``vmap``) is closure-converted: those arrays are taken out of
     the function and passed as data with ``args``, so that they can be batched like any
-    other data (and the solver's own ``vmap`` rule sees them).
+    other data (and the solver's own ``vmap`` rule sees them).  With ``has_aux``, ``fun``
+    returns ``(value, aux)``, aux any pytree of arrays (optimistix's convention).
     """
     if isinstance(fun, BatchObjective):
+        if has_aux:
+            raise TypeError("has_aux=True needs a JAX-native objective, not a black box.")
         # A batch objective says what it returns; it checks its outputs itself.
         m = getattr(fun, "residuals", None)
         if residuals and m is None:
@@ -95,6 +98,13 @@ def make_objective(
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
     closed, out = jax.make_jaxpr(lambda x, a: call(fun, x, a), return_shape=True)(x0, args)
+    out_tree = jax.tree.structure(out)
+    aux = None
+    if has_aux:
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError("with has_aux=True, fun must return a pair (value, aux).")
+        out, aux_shapes = out
+        aux = (jax.tree.structure(aux_shapes), tuple(jax.tree.leaves(aux_shapes)))
     if not hasattr(out, "shape") or not hasattr(out, "dtype"):
         raise TypeError(f"fun must return an array, got {out!r}.")
     if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)):
@@ -110,8 +120,8 @@ def make_objective(
             "least-squares problem pass the sum of squares, or use trfd_jax.least_squares."
         )
     if any(isinstance(c, jax.core.Tracer) for c in closed.consts):
-        fun, args = Hoisted(closed.jaxpr), (args, tuple(closed.consts))
-    return Objective(fun, int(out.shape[0]) if residuals else None), args
+        fun, args = Hoisted(closed.jaxpr, out_tree), (args, tuple(closed.consts))
+    return Objective(fun, int(out.shape[0]) if residuals else None, aux), args
 
 
 _MAX_BUDGET = 2**31 - 2  # evaluation counters are int32
@@ -273,6 +283,7 @@ def make_problem(
     callback: Callable[..., Any] | None = None,
     search: SearchStep | None = None,
     residuals: bool = False,
+    has_aux: bool = False,
 ) -> tuple[Problem, Array]:
     """Check every input and build the :class:`Problem` and the prepared (projected) x0.
 
@@ -296,7 +307,7 @@ def make_problem(
     n = x0.shape[0]
     parameters = options.resolved(n, x0.dtype)
     max_evals = check_max_evals(max_evals, n, options)
-    objective, args = make_objective(fun, x0, args, residuals=residuals)
+    objective, args = make_objective(fun, x0, args, residuals=residuals, has_aux=has_aux)
     if options.hessian == "gauss_newton" and not residuals:
         raise ValueError('Options(hessian="gauss_newton") needs trfd_jax.least_squares.')
     search = check_search(search, residuals)

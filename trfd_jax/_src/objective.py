@@ -42,10 +42,12 @@ class BatchObjective(Protocol):
 
 class Evaluation(NamedTuple):
     """Values f (k,) at a batch of points (NaN where inactive) and, in least-squares mode,
-    the residual vectors F (k, m) (NaN rows where inactive), else None."""
+    the residual vectors F (k, m) (NaN rows where inactive), else None; with ``has_aux``,
+    the auxiliary outputs (a pytree with a leading axis k), else None."""
 
     values: Array
     residuals: Array | None
+    aux: Any = None
 
 
 def call(fun: Any, x: Array, args: Any) -> Array:
@@ -63,11 +65,12 @@ class Hoisted:
     """
 
     jaxpr: Any
+    out_tree: Any
 
-    def __call__(self, x: Array, packed: Any) -> Array:
+    def __call__(self, x: Array, packed: Any) -> Any:
         args, consts = packed
-        (out,) = jax.core.eval_jaxpr(self.jaxpr, consts, *jax.tree.leaves((x, args)))
-        return out
+        out = jax.core.eval_jaxpr(self.jaxpr, consts, *jax.tree.leaves((x, args)))
+        return jax.tree.unflatten(self.out_tree, out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +81,20 @@ class Objective:
         fun: a JAX-native function ``fun(x)`` / ``fun(x, args)``, or a :class:`BatchObjective`.
         residual_size: m in least-squares mode (``fun`` returns F(x) ∈ Rᵐ and
             f = ‖F(x)‖²); None for a scalar objective.
+        aux: with ``has_aux`` (``fun`` returns ``(value, aux)``), the structure of aux as
+            ``(treedef, leaves)`` of ``jax.ShapeDtypeStruct`` (hashable); else None.
     """
 
     fun: Any
     residual_size: int | None = None
+    aux: tuple | None = None
+
+    def aux_zeros(self) -> Any:
+        """A pytree of zeros shaped like aux (the best point's aux before any evaluation)."""
+        if self.aux is None:
+            return None
+        treedef, leaves = self.aux
+        return jax.tree.unflatten(treedef, [jnp.zeros(s.shape, s.dtype) for s in leaves])
 
     @property
     def least_squares(self) -> bool:
@@ -98,20 +111,32 @@ class Objective:
         k = points.shape[0]
         m = self.residual_size
         out_shape = (k,) if m is None else (k, m)
+        aux = None
         if self.batched:
             out = self.fun.evaluate_batch(points, active, args)
-        else:
+        elif self.aux is None:
             out = lax.cond(
                 jnp.any(active),
                 lambda p: jax.vmap(lambda x: call(self.fun, x, args))(p).astype(dtype),
                 lambda p: jnp.full(out_shape, jnp.nan, dtype),
                 points,
             )
+        else:
+
+            def evaluated(p):
+                value, aux = jax.vmap(lambda x: call(self.fun, x, args))(p)
+                return value.astype(dtype), aux
+
+            def skipped(p):
+                batch = jax.tree.map(lambda z: jnp.zeros((k, *z.shape), z.dtype), self.aux_zeros())
+                return jnp.full(out_shape, jnp.nan, dtype), batch
+
+            out, aux = lax.cond(jnp.any(active), evaluated, skipped, points)
         out = out.astype(dtype)
         if m is None:
-            return Evaluation(jnp.where(active, out, jnp.nan), None)
+            return Evaluation(jnp.where(active, out, jnp.nan), None, aux)
         out = jnp.where(active[:, None], out, jnp.nan)
-        return Evaluation(jnp.sum(out * out, axis=1), out)
+        return Evaluation(jnp.sum(out * out, axis=1), out, aux)
 
     def pop_error(self) -> BaseException | None:
         """The exception a host function raised during the last run, if any (and forget it)."""

@@ -39,6 +39,7 @@ class Record(NamedTuple):
     best_f: Array  # () its value; +inf until a finite value is seen
     history: Array  # (B,) best value after each evaluation; +inf where not yet evaluated
     best_residuals: Array | None  # (m,) F(best_x) in least squares, else None
+    best_aux: Any  # the objective's aux at best_x (has_aux), else None
     # The last M trial/search points and their values (a ring buffer), to reuse repeats.
     memo_x: Array  # (M, n)
     memo_f: Array  # (M,)
@@ -47,7 +48,9 @@ class Record(NamedTuple):
     n_reused: Array  # () int32, evaluations saved by reusing a known value
 
 
-def empty(x0: Array, max_evals: int, memo_size: int, residual_size: int | None) -> Record:
+def empty(
+    x0: Array, max_evals: int, memo_size: int, residual_size: int | None, aux: Any = None
+) -> Record:
     """The record before any evaluation."""
     n, dtype = x0.shape[0], x0.dtype
     return Record(
@@ -56,6 +59,7 @@ def empty(x0: Array, max_evals: int, memo_size: int, residual_size: int | None) 
         best_f=jnp.asarray(jnp.inf, dtype),
         history=jnp.full(max_evals, jnp.inf, dtype),
         best_residuals=None if residual_size is None else jnp.zeros(residual_size, dtype),
+        best_aux=aux,
         memo_x=jnp.zeros((memo_size, n), dtype),
         memo_f=jnp.zeros(memo_size, dtype),
         memo_residuals=None
@@ -73,6 +77,7 @@ def add(
     active: Array,
     counts_for_best: Array,
     residuals: Array | None = None,
+    aux: Any = None,
 ) -> Record:
     """Enter the evaluations of the active rows of ``points`` (k, n) with ``values`` (k,).
 
@@ -95,8 +100,16 @@ def add(
     best_residuals = record.best_residuals
     if residuals is not None:
         best_residuals = jnp.where(better, residuals[i], best_residuals)
+    best_aux = record.best_aux
+    if aux is not None:
+        best_aux = jax.tree.map(lambda new, old: jnp.where(better, new[i], old), aux, best_aux)
     return record._replace(
-        nfev=nfev, best_x=best_x, best_f=best_f, history=history, best_residuals=best_residuals
+        nfev=nfev,
+        best_x=best_x,
+        best_f=best_f,
+        history=history,
+        best_residuals=best_residuals,
+        best_aux=best_aux,
     )
 
 
@@ -117,7 +130,13 @@ def evaluate(
     if iterate is None or not problem.options.reuse_evaluations:
         evaluation = problem.objective.evaluate(points, active, problem.args)
         record = add(
-            record, points, evaluation.values, active, counts_for_best, evaluation.residuals
+            record,
+            points,
+            evaluation.values,
+            active,
+            counts_for_best,
+            evaluation.residuals,
+            evaluation.aux,
         )
         return evaluation, record
     memo_size = record.memo_f.shape[0]
@@ -136,7 +155,15 @@ def evaluate(
     if residuals is not None:
         known_r = jnp.concatenate([iterate.residuals[None], record.memo_residuals])
         residuals = jnp.where(hit[:, None], known_r[j], residuals)
-    record = add(record, points, evaluation.values, fresh, counts_for_best, evaluation.residuals)
+    record = add(
+        record,
+        points,
+        evaluation.values,
+        fresh,
+        counts_for_best,
+        evaluation.residuals,
+        evaluation.aux,
+    )
     # Enter the fresh rows into the ring buffer (k ≤ M, so no two rows share a slot).
     slot = (record.memo_count + jnp.cumsum(fresh, dtype=_INT) - 1) % memo_size
     slot = jnp.where(fresh, slot, memo_size)  # not fresh: dropped
@@ -149,7 +176,7 @@ def evaluate(
         memo_count=record.memo_count + jnp.sum(fresh, dtype=_INT),
         n_reused=record.n_reused + jnp.sum(hit, dtype=_INT),
     )
-    return Evaluation(values, residuals), record
+    return Evaluation(values, residuals, evaluation.aux), record
 
 
 def _bits(x: Array) -> Array:

@@ -7,7 +7,7 @@ inside traced code, so that one failed start cannot sink a ``jax.vmap``-ed batch
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -100,6 +100,7 @@ class Result(NamedTuple):
         residuals: F(x) at the returned point (least squares; None otherwise).
         jacobian: the last finite-difference Jacobian J, at the last iterate and after
             Broyden's updates (least squares; None otherwise).
+        aux: with ``has_aux``, the objective's auxiliary output at ``x`` (else None).
     """
 
     x: Array
@@ -119,6 +120,7 @@ class Result(NamedTuple):
     n_reused: Array
     residuals: Array | None = None
     jacobian: Array | None = None
+    aux: Any = None
 
     @property
     def message(self) -> str | list:
@@ -156,5 +158,6 @@ def result(problem: object, state: State) -> Result:
         n_reused=record.n_reused,
         residuals=record.best_residuals,
         jacobian=state.model.jacobian,
+        aux=record.best_aux,
         **state.counters._asdict(),
     )

@@ -63,7 +63,11 @@ def init(problem: Problem, x0: Array) -> State:
     evaluation, record = record_lib.evaluate(
         problem,
         record_lib.empty(
-            x0, problem.max_evals, memo_size(problem), problem.objective.residual_size
+            x0,
+            problem.max_evals,
+            memo_size(problem),
+            problem.objective.residual_size,
+            problem.objective.aux_zeros(),
         ),
         x0[None],
         (x_ok & feasible)[None],
