@@ -45,7 +45,7 @@ def test_budget_never_exceeded_counting_real_calls(max_evals):
 def test_history_is_monotone_padded_and_consistent():
     r = trfd_jax.minimize(rosenbrock, jnp.array([-1.2, 1.0]), max_evals=150)
     h = np.asarray(r.history)
-    assert h.shape == (150,)
+    assert h.shape == (256,)  # 150 rounded up to a power of two
     assert np.all(np.diff(h) <= 0)
     np.testing.assert_allclose(h[0], 24.2, rtol=1e-15)
     nfev = int(r.nfev)
@@ -54,16 +54,17 @@ def test_history_is_monotone_padded_and_consistent():
 
 
 def test_radius_tol_stops_run():
-    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(radius_tol=1e-3), max_evals=10_000)
+    options = Options(radius_tol=1e-3, xtol=None)
+    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=options, max_evals=10_000)
     assert int(r.status) == Status.RADIUS_TOL and float(r.radius) <= 1e-3
     assert bool(r.success)
     assert "radius" in r.message
 
 
 def test_target_and_iteration_cap():
-    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(f_target=1e-3))
+    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(f_target=1e-3, xtol=None))
     assert int(r.status) == Status.TARGET_REACHED and float(r.f) <= 1e-3
-    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(max_iter=4))
+    r = trfd_jax.minimize(sphere, jnp.zeros(3), options=Options(max_iter=4, xtol=None))
     assert int(r.status) == Status.MAX_ITER and int(r.nit) == 4
 
 
@@ -138,6 +139,25 @@ def test_multistart_extended_rosenbrock_small():
     r = jax.jit(jax.vmap(lambda x: trfd_jax.minimize(extended_rosenbrock, x)))(starts)
     assert np.all(np.asarray(r.nfev) <= 500)
     assert np.mean(np.asarray(r.f) < 1e-6) >= 0.5
+
+
+def test_a_new_budget_does_not_recompile():
+    from trfd_jax._src.iterate import _run_jit_cpu as _run_jit  # the tests run on the CPU
+
+    traces = []
+
+    def f(x):
+        traces.append(x.shape)
+        return jnp.sum((x - 1.0) ** 2)
+
+    first = trfd_jax.minimize(f, jnp.zeros(3), max_evals=70)
+    size, count = _run_jit._cache_size(), len(traces)
+    second = trfd_jax.minimize(f, jnp.zeros(3), max_evals=100)  # the same size class
+    assert _run_jit._cache_size() == size
+    assert len(traces) == count + 1  # only the output-shape check traces f again
+    assert int(first.nfev) <= 70 and int(second.nfev) <= 100
+    tight = trfd_jax.minimize(f, jnp.zeros(3), max_evals=9)
+    assert int(tight.nfev) <= 9 and int(tight.status) == Status.MAX_EVALS
 
 
 def test_no_recompile_on_second_call():

@@ -257,6 +257,12 @@ def any_tracer(tree: Any) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
 
+def history_size(max_evals: int) -> int:
+    """H: max_evals rounded up to a power of two, at least 64 (the budget is data; only H
+    is compiled in, so nearby budgets share one compiled solver)."""
+    return max(64, 1 << (max_evals - 1).bit_length())
+
+
 def check_search(search: Any, residuals: bool) -> SearchStep | None:
     """``search`` must be a :class:`SearchStep` (or None) that fits the objective's kind."""
     if search is None:
@@ -318,7 +324,8 @@ def make_problem(
         x0 = project_x0(constraint, x0)
     problem = Problem(
         objective=objective,
-        max_evals=max_evals,
+        max_evals=jnp.asarray(max_evals, jnp.int32),
+        history_size=history_size(max_evals),
         options=options,
         parameters=parameters,
         args=args,

@@ -26,7 +26,8 @@ class Problem:
 
     Attributes:
         objective: the :class:`Objective` (the function, scalar or residuals).
-        max_evals: the evaluation budget; the solver never exceeds it.
+        max_evals: the evaluation budget, an int32 scalar array (data: a new budget does
+            not recompile); the solver never exceeds it.
         options: static :class:`Options`.
         parameters: τ₀, Δ₀ and Δ_max resolved from the options for this n and dtype.
         args: extra data passed to the objective (a pytree; may be batched under ``vmap``).
@@ -37,10 +38,13 @@ class Problem:
             driver loop; a true return stops the run (status ``USER_STOP``).
         structure: the pytree structure of the user's x₀ (None for a flat array): the
             solver works on the flat vector, ``Result.x`` comes back in this structure.
+        history_size: the length H of the history of best values: max_evals rounded up to
+            a power of two (at least 64), so that budgets of the same size class share
+            one compiled solver.
     """
 
     objective: Objective
-    max_evals: int
+    max_evals: Any
     options: Options
     parameters: ResolvedParameters
     args: Any = None
@@ -49,14 +53,15 @@ class Problem:
     verbose: bool = False
     callback: Callable[..., Any] | None = None
     structure: Structure | None = None
+    history_size: int = 64
 
 
 jax.tree_util.register_dataclass(
     Problem,
-    data_fields=["args", "constraint"],
+    data_fields=["max_evals", "args", "constraint"],
     meta_fields=[
         "objective",
-        "max_evals",
+        "history_size",
         "options",
         "parameters",
         "search",

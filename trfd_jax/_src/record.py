@@ -32,12 +32,13 @@ _INT = jnp.int32
 
 
 class Record(NamedTuple):
-    """What has been evaluated so far (B = max_evals, M = the memo's size, m residuals)."""
+    """What has been evaluated so far (H ≥ max_evals the history's length, M the memo's
+    size, m residuals)."""
 
     nfev: Array  # () int32, evaluations so far (never above max_evals)
     best_x: Array  # (n,) the best point seen among those that count for it
     best_f: Array  # () its value; +inf until a finite value is seen
-    history: Array  # (B,) best value after each evaluation; +inf where not yet evaluated
+    history: Array  # (H,) best value after each evaluation; +inf where not yet evaluated
     best_residuals: Array | None  # (m,) F(best_x) in least squares, else None
     best_aux: Any  # the objective's aux at best_x (has_aux), else None
     # The last M trial/search points and their values (a ring buffer), to reuse repeats.
@@ -49,7 +50,7 @@ class Record(NamedTuple):
 
 
 def empty(
-    x0: Array, max_evals: int, memo_size: int, residual_size: int | None, aux: Any = None
+    x0: Array, history_size: int, memo_size: int, residual_size: int | None, aux: Any = None
 ) -> Record:
     """The record before any evaluation."""
     n, dtype = x0.shape[0], x0.dtype
@@ -57,7 +58,7 @@ def empty(
         nfev=jnp.zeros((), _INT),
         best_x=x0,
         best_f=jnp.asarray(jnp.inf, dtype),
-        history=jnp.full(max_evals, jnp.inf, dtype),
+        history=jnp.full(history_size, jnp.inf, dtype),
         best_residuals=None if residual_size is None else jnp.zeros(residual_size, dtype),
         best_aux=aux,
         memo_x=jnp.zeros((memo_size, n), dtype),
@@ -85,7 +86,7 @@ def add(
     feasible ones).  Non-finite values never become best.  The history holds the best
     value after each evaluation, in batch order.
     """
-    max_evals = record.history.shape[0]
+    size = record.history.shape[0]
     usable = active & counts_for_best & jnp.isfinite(values)
     candidates = jnp.where(usable, values, jnp.inf)
     i = jnp.argmin(candidates)
@@ -94,7 +95,7 @@ def add(
     best_x = jnp.where(better, points[i], record.best_x)
     running_best = jnp.minimum(record.best_f, lax.cummin(candidates))
     position = record.nfev + jnp.cumsum(active, dtype=_INT) - 1
-    position = jnp.where(active, position, max_evals)  # inactive: dropped
+    position = jnp.where(active, position, size)  # inactive: dropped
     history = record.history.at[position].set(running_best, mode="drop")
     nfev = record.nfev + jnp.sum(active, dtype=_INT)
     best_residuals = record.best_residuals
@@ -194,7 +195,7 @@ def inside(constraint: Any, points: Array) -> Array:
     return jax.vmap(constraint.contains)(points)
 
 
-def fits(record: Record, need: Array | int, max_evals: int) -> Array:
+def fits(record: Record, need: Array | int, max_evals: Array | int) -> Array:
     """Whether ``need`` more evaluations fit in the budget (the budget look-ahead)."""
     return record.nfev + need <= max_evals
 

@@ -64,7 +64,7 @@ def init(problem: Problem, x0: Array) -> State:
         problem,
         record_lib.empty(
             x0,
-            problem.max_evals,
+            problem.history_size,
             memo_size(problem),
             problem.objective.residual_size,
             problem.objective.aux_zeros(),

@@ -208,11 +208,12 @@ def _noisy_run(noisy, clean, x0, args, max_evals, options, bounds):
         state, history, best, inexact = carry
         new = trfd_jax.step(problem, state)
         old_record, record = state.record, new.record
+        recorded = record.history[:max_evals]  # the history is longer than the budget
         in_step = (t >= old_record.nfev) & (t < record.nfev)
-        previous = jnp.concatenate([inf[None], record.history[:-1]])
-        drops = jnp.sum(in_step & (record.history < previous))
+        previous = jnp.concatenate([inf[None], recorded[:-1]])
+        drops = jnp.sum(in_step & (recorded < previous))
         changed = record.best_f < old_record.best_f
-        last_change = jnp.argmax(in_step & (record.history == record.best_f)).astype(t.dtype)
+        last_change = jnp.argmax(in_step & (recorded == record.best_f)).astype(t.dtype)
         value = jnp.where(changed, clean_best(new), best)
         history = jnp.where(in_step, jnp.where(changed & (t >= last_change), value, best), history)
         return new, history, value, inexact + (drops > 1).astype(inexact.dtype)
@@ -223,7 +224,8 @@ def _noisy_run(noisy, clean, x0, args, max_evals, options, bounds):
         (state, history, first, jnp.zeros((), state.record.nfev.dtype)),
     )
     history = jnp.where(t < state.record.nfev, history, best)
-    return trfd_jax.result(problem, state), history, inexact
+    result = trfd_jax.result(problem, state)
+    return result._replace(history=result.history[:max_evals]), history, inexact
 
 
 @dataclasses.dataclass
@@ -367,7 +369,7 @@ def run_trfd_jax(
         result, history, inexact = (jax.tree.map(np.asarray, part) for part in out)
         pi = np.asarray(_stationarity(clean, result.x, args, bounds))
         for k, problem in enumerate(group):
-            histories[problem.index] = history[k]
+            histories[problem.index] = history[k][:max_evals]
             runs[problem.index] = {
                 "nfev": int(result.nfev[k]),
                 "status": int(result.status[k]),
