@@ -142,7 +142,7 @@ def test_multistart_extended_rosenbrock_small():
 
 
 def test_a_new_budget_does_not_recompile():
-    from trfd_jax._src.iterate import _run_jit_cpu as _run_jit  # the tests run on the CPU
+    from trfd_jax._src.iterate import _run_jit
 
     traces = []
 
@@ -161,7 +161,7 @@ def test_a_new_budget_does_not_recompile():
 
 
 def test_no_recompile_on_second_call():
-    from trfd_jax._src.iterate import _run_jit_cpu as _run_jit  # the tests run on the CPU
+    from trfd_jax._src.iterate import _run_jit
 
     traces = []
 

@@ -69,17 +69,7 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     return out, jax.tree.map(lambda _: True, out)
 
 
-# LLVM's expensive optimization passes cost a third of the CPU compile time of a first call
-# and, on this loop of small operations, no run time (measured: benchmarks/cold_start.py);
-# the results are bitwise the same.  The option applies where this jit is the outermost.
-_run_jit_cpu = jax.jit(run, compiler_options={"xla_llvm_disable_expensive_passes": True})
-_run_jit_default = jax.jit(run)
-
-
-def _run_jit(problem: Problem, x0: Array) -> Result:
-    # Compiler options are only allowed on an outermost jit: not inside a caller's trace.
-    outermost = jax.default_backend() == "cpu" and not any_tracer((problem, x0))
-    return (_run_jit_cpu if outermost else _run_jit_default)(problem, x0)
+_run_jit = jax.jit(run)
 
 
 def solve(problem: Problem, x0: Array) -> Result:
