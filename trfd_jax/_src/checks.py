@@ -43,7 +43,8 @@ def prepare_x0(x0: Any) -> Array:
     if x0.ndim != 1:
         raise ValueError(
             f"x0 must have shape (n,), got shape {tuple(x0.shape)}; for several starts, "
-            "use jax.vmap over minimize."
+            "use jax.vmap over minimize; to optimize a matrix, pass it in a pytree, e.g. "
+            "{'w': w}."
         )
     if x0.shape[0] == 0:
         raise ValueError("x0 must have at least one entry (n ≥ 1).")
