@@ -40,9 +40,8 @@ def misfit(params: np.ndarray) -> float:
 
 def main():
     objective = trfd_jax.black_box(misfit)
-    result = trfd_jax.minimize(
-        objective, np.array([0.5, 1.0]), bounds=([1e-3, 0.1], [2.0, 10.0]), max_evals=200
-    )
+    bounds = (np.array([1e-3, 0.1]), np.array([2.0, 10.0]))  # (lower, upper)
+    result = trfd_jax.minimize(objective, np.array([0.5, 1.0]), bounds=bounds, max_evals=200)
     print(f"fitted ζ = {float(result.x[0]):.4f}, ω = {float(result.x[1]):.4f}   (true {TRUE})")
     print(f"misfit {float(result.f):.4e} after {int(result.nfev)} simulations")
     print(f"host simulations: {objective.host_evaluations}   status: {result.message}")
