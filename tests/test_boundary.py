@@ -227,3 +227,20 @@ def test_has_aux_returns_aux_at_the_best_point():
     assert batched.aux["r"].shape == (3, 2)
     with pytest.raises(TypeError, match="pair"):
         trfd_jax.minimize(lambda x: x @ x, jnp.zeros(2), has_aux=True)
+
+
+def test_progress_bar_under_jit_and_vmap(capsys):
+    pytest.importorskip("tqdm")
+    from trfd_jax._src.observe import PROGRESS
+
+    def f(x):
+        return jnp.sum((x - 1.0) ** 2)
+
+    r = jax.jit(jax.vmap(lambda s: trfd_jax.minimize(f, s, max_evals=40, progress=True)))(
+        jnp.zeros((3, 2))
+    )
+    err = capsys.readouterr().err
+    assert "trfd_jax" in err and "3/3 starts done" in err
+    assert PROGRESS.bar is None  # closed once every start finished
+    plain = jax.vmap(lambda s: trfd_jax.minimize(f, s, max_evals=40))(jnp.zeros((3, 2)))
+    np.testing.assert_array_equal(r.nfev, plain.nfev)  # the bar changes nothing

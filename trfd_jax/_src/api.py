@@ -31,6 +31,7 @@ class SolveKwargs(TypedDict, total=False):
     bounds: Any
     constraint: Any
     verbose: bool
+    progress: bool
     callback: Callable[..., Any] | None
     throw: bool
     has_aux: bool
@@ -70,6 +71,8 @@ _COMMON_ARGS = """\
         callback: ``callback(summary) -> bool | None`` called after every iteration with an
             :class:`IterationSummary`; returning True stops the run (``USER_STOP``).
             ``verbose`` and ``callback`` are static: off, they cost nothing.
+        progress: a tqdm progress bar of evaluations, updated from inside the compiled
+            loop (also under ``jit``; one bar for all starts of a ``vmap``).  Needs tqdm.
         has_aux: the objective returns ``(value, aux)`` with aux any pytree of arrays
             (optimistix's convention); ``Result.aux`` is aux at the returned point.
         throw: raise :class:`SolverError` (with the result attached) when the run did not

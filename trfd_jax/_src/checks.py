@@ -287,6 +287,7 @@ def make_problem(
     bounds: Any = None,
     constraint: Any = None,
     verbose: bool = False,
+    progress: bool = False,
     callback: Callable[..., Any] | None = None,
     search: SearchStep | None = None,
     residuals: bool = False,
@@ -318,6 +319,11 @@ def make_problem(
     if options.hessian == "gauss_newton" and not residuals:
         raise ValueError('Options(hessian="gauss_newton") needs trfd_jax.least_squares.')
     search = check_search(search, residuals)
+    if progress:
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            raise ImportError("progress=True needs tqdm: pip install tqdm") from None
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}.")
     constraint = make_constraint(bounds, constraint, n, x0.dtype, structure)
@@ -333,6 +339,7 @@ def make_problem(
         constraint=constraint,
         search=search,
         verbose=bool(verbose),
+        progress=bool(progress),
         callback=callback,
         structure=structure,
     )

@@ -20,7 +20,7 @@ from jax import lax
 
 from trfd_jax._src import trfd
 from trfd_jax._src.checks import any_tracer
-from trfd_jax._src.observe import HOST_ERRORS, observe, summarize
+from trfd_jax._src.observe import HOST_ERRORS, PROGRESS, observe, summarize
 from trfd_jax._src.problem import Problem
 from trfd_jax._src.solution import Result, result
 from trfd_jax._src.state import State
@@ -31,11 +31,12 @@ Array = jax.Array
 def _observed_step(problem: Problem, state: State, start: Array) -> State:
     """``step``, then the iteration log and the user callback when they are on."""
     new = trfd.step(problem, state)
-    return observe(problem.verbose, problem.callback, state, new, start)
+    progress = problem.max_evals if problem.progress else None
+    return observe(problem.verbose, problem.callback, state, new, start, progress)
 
 
 def _finished(problem: Problem, state: State, start: Array) -> Result:
-    summarize(problem.verbose, state, start)
+    summarize(problem.verbose, state, start, problem.max_evals if problem.progress else None)
     return result(problem, state)
 
 
@@ -79,11 +80,12 @@ def solve(problem: Problem, x0: Array) -> Result:
     exception into a runtime error; where the run is eager (not inside the caller's
     ``jit``/``vmap``), the original exception is raised in its place.
     """
-    host = problem.objective.batched or problem.callback is not None
+    host = problem.objective.batched or problem.callback is not None or problem.progress
     if not host or any_tracer((problem, x0)):
         return _run_jit(problem, x0)
     problem.objective.pop_error()
     HOST_ERRORS.pop()
+    PROGRESS.reset()
     try:
         return jax.block_until_ready(_run_jit(problem, x0))
     except jax.errors.JaxRuntimeError:

@@ -125,6 +125,47 @@ def _print_summary(start, status, nit, nfev, best_f) -> None:
     )
 
 
+class _Progress:
+    """One tqdm bar of evaluations for the current run, over all its starts (host side).
+
+    Updates come from ``jax.debug.callback`` inside the compiled loop, one per start and
+    iteration; the bar closes when every start it has seen has finished.  One run at a
+    time per process shows a bar.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.bar, self.nfev, self.total, self.done = None, {}, {}, set()
+
+    def update(self, start, nfev, max_evals, finished) -> None:
+        from tqdm.auto import tqdm
+
+        with self._lock:
+            start = int(start)
+            if self.bar is None:
+                self.bar = tqdm(unit="eval", desc="trfd_jax", dynamic_ncols=True)
+            self.nfev[start], self.total[start] = int(nfev), int(max_evals)
+            if bool(finished):
+                self.done.add(start)
+            self.bar.total = sum(self.total.values())
+            self.bar.set_postfix_str(f"{len(self.done)}/{len(self.total)} starts done", False)
+            self.bar.update(sum(self.nfev.values()) - self.bar.n)  # redraws at tqdm's pace
+            if len(self.done) == len(self.total):
+                self.bar.refresh()
+                self.bar.close()
+                self.reset()
+
+
+PROGRESS = _Progress()
+
+
+def _progress(state: State, start: Array, max_evals: Array, finished: Array) -> None:
+    jax.debug.callback(PROGRESS.update, start, state.record.nfev, max_evals, finished)
+
+
 def _fields(start: Array, state: State) -> tuple:
     return (
         start,
@@ -146,15 +187,23 @@ def observe(
     before: State,
     after: State,
     start: Array,
+    progress: Array | None = None,
 ) -> State:
     """Log the iteration ``before → after`` and run the user callback, if any is set.
 
     Only iterations that did something are reported (``nit`` advanced), so a finished start
     in a ``vmap``-ed batch stays silent.  ``start`` is the start's index in the batch.
+    ``progress`` (the budget, when a progress bar is on) advances the bar.
     """
-    if not verbose and callback is None:
+    if not verbose and callback is None and progress is None:
         return after
     moved = after.counters.nit > before.counters.nit
+    if progress is not None:
+        jax.lax.cond(
+            moved,
+            lambda: _progress(after, start, progress, jnp.asarray(False)),
+            lambda: None,
+        )
     if verbose:
         jax.lax.cond(
             moved,
@@ -185,8 +234,11 @@ def observe(
     return after._replace(status=jnp.where(stop, Status.USER_STOP, after.status).astype(jnp.int32))
 
 
-def summarize(verbose: bool, state: State, start: Array) -> None:
-    """With ``verbose``, one closing line per start: status, iterations, evaluations, f."""
+def summarize(verbose: bool, state: State, start: Array, progress: Array | None = None) -> None:
+    """With ``verbose``, one closing line per start: status, iterations, evaluations, f;
+    with a progress bar, the start's last update (the bar closes after the last start)."""
+    if progress is not None:
+        _progress(state, start, progress, jnp.asarray(True))
     if verbose:
         jax.debug.callback(
             _print_summary,

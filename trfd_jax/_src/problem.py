@@ -34,6 +34,7 @@ class Problem:
         constraint: the feasible set Ω, or None for Rⁿ.
         search: a search strategy (``trfd_jax.SearchStep``), or None for plain TRFD-S.
         verbose: print an iteration log from inside the compiled loop.
+        progress: show a tqdm progress bar of evaluations (all starts of a vmap together).
         callback: ``callback(IterationSummary) -> bool | None`` after each iteration of the
             driver loop; a true return stops the run (status ``USER_STOP``).
         structure: the pytree structure of the user's x₀ (None for a flat array): the
@@ -51,6 +52,7 @@ class Problem:
     constraint: Any = None
     search: Any = None
     verbose: bool = False
+    progress: bool = False
     callback: Callable[..., Any] | None = None
     structure: Structure | None = None
     history_size: int = 64
@@ -66,6 +68,7 @@ jax.tree_util.register_dataclass(
         "parameters",
         "search",
         "verbose",
+        "progress",
         "callback",
         "structure",
     ],
