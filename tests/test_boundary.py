@@ -244,3 +244,26 @@ def test_progress_bar_under_jit_and_vmap(capsys):
     assert PROGRESS.bar is None  # closed once every start finished
     plain = jax.vmap(lambda s: trfd_jax.minimize(f, s, max_evals=40))(jnp.zeros((3, 2)))
     np.testing.assert_array_equal(r.nfev, plain.nfev)  # the bar changes nothing
+
+
+def test_pytree_bounds_are_never_left_counting_every_evaluation():
+    seen = []
+
+    def record(flat):
+        seen.append(np.array(flat))
+        return np.asarray(0.0)
+
+    def f(p):
+        flat = jnp.concatenate([p.a, p.s[None]])
+        jax.debug.callback(record, flat)  # every evaluated point, on the host
+        return jnp.sum((p.a - 3.0) ** 2) + (p.s + 1.0) ** 2
+
+    lower, upper = Params(jnp.zeros(2), 0.0), Params(jnp.full(2, 2.0), 1.0)
+    x0 = Params(jnp.full(2, 2.0), jnp.asarray(0.0))  # starts on active bounds
+    r = trfd_jax.minimize(f, x0, bounds=(lower, upper), max_evals=60)
+    points = np.stack(seen)
+    assert len(points) >= int(r.nfev)  # inactive rows of a batch are computed too
+    assert np.all(points[:, :2] >= 0.0) and np.all(points[:, :2] <= 2.0)
+    assert np.all(points[:, 2] >= 0.0) and np.all(points[:, 2] <= 1.0)
+    np.testing.assert_allclose(r.x.a, [2.0, 2.0])
+    np.testing.assert_allclose(r.x.s, 0.0)
