@@ -31,6 +31,28 @@ def test_closure_over_jitted_data_and_an_integer_tracer():
     np.testing.assert_allclose(fit(jnp.array([1.0, 2.0, 3.0]), 2), [2.0, 4.0, 6.0], atol=1e-6)
 
 
+def test_every_nesting_compiles_and_agrees():
+    # At the top level (and under an eager vmap) the solver compiles with its own CPU
+    # compiler options; inside a caller's jit (even one whose inputs are all constants)
+    # or lax.map it must not, and the decisions are the same either way.
+    def solve(c):
+        return trfd_jax.minimize(lambda x: jnp.sum((x - c) ** 2), np.zeros(3), max_evals=60)
+
+    centers = jnp.arange(3.0)
+    eager = [solve(c) for c in centers]
+    constant = jax.jit(lambda: solve(1.0))()
+    forms = {
+        "vmap": jax.vmap(solve)(centers),
+        "jit(vmap)": jax.jit(jax.vmap(solve))(centers),
+        "lax.map": jax.lax.map(solve, centers),
+    }
+    assert int(constant.nfev) == int(eager[1].nfev)
+    np.testing.assert_allclose(constant.x, eager[1].x, rtol=0, atol=1e-12)
+    for name, batch in forms.items():
+        np.testing.assert_array_equal(batch.nfev, [int(r.nfev) for r in eager], err_msg=name)
+        np.testing.assert_allclose(batch.x, np.stack([r.x for r in eager]), atol=1e-12)
+
+
 def test_closure_equals_args_under_vmap():
     f, _, _ = make_quadratic(3, seed=3)
     centers = jnp.asarray(np.random.default_rng(0).standard_normal((4, 3)))

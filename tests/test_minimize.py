@@ -142,7 +142,7 @@ def test_multistart_extended_rosenbrock_small():
 
 
 def test_a_new_budget_does_not_recompile():
-    from trfd_jax._src.iterate import _run_jit
+    from trfd_jax._src.iterate import compiled_programs
 
     traces = []
 
@@ -151,9 +151,9 @@ def test_a_new_budget_does_not_recompile():
         return jnp.sum((x - 1.0) ** 2)
 
     first = trfd_jax.minimize(f, jnp.zeros(3), max_evals=70)
-    size, count = _run_jit._cache_size(), len(traces)
+    size, count = compiled_programs(), len(traces)
     second = trfd_jax.minimize(f, jnp.zeros(3), max_evals=100)  # the same size class
-    assert _run_jit._cache_size() == size
+    assert compiled_programs() == size
     assert len(traces) == count + 1  # only the output-shape check traces f again
     assert int(first.nfev) <= 70 and int(second.nfev) <= 100
     tight = trfd_jax.minimize(f, jnp.zeros(3), max_evals=9)
@@ -161,7 +161,7 @@ def test_a_new_budget_does_not_recompile():
 
 
 def test_no_recompile_on_second_call():
-    from trfd_jax._src.iterate import _run_jit
+    from trfd_jax._src.iterate import compiled_programs
 
     traces = []
 
@@ -170,9 +170,9 @@ def test_no_recompile_on_second_call():
         return jnp.sum(x**2)
 
     trfd_jax.minimize(f, jnp.ones(3), max_evals=30)
-    size, first = _run_jit._cache_size(), len(traces)
+    size, first = compiled_programs(), len(traces)
     trfd_jax.minimize(f, 2 * jnp.ones(3), max_evals=30)  # same static config: cached
-    assert _run_jit._cache_size() == size
+    assert compiled_programs() == size
     assert len(traces) == first + 1  # only the output-shape check traces f again
 
 

@@ -70,7 +70,39 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     return out, jax.tree.map(lambda _: True, out)
 
 
-_run_jit = jax.jit(run)
+# XLA's CPU fusion emitters spend about half the compile time of a first call on this
+# program (a loop of ~100 small fusions) and buy it no run time; the legacy emitters give
+# bitwise the same results (benchmarks/cold_start.py; tests/test_golden.py).  Compiler
+# options are only allowed on an outermost jit, so inside a caller's jit/vmap the caller's
+# settings apply.
+_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+_run_jit_cpu = jax.jit(run, compiler_options=_CPU_OPTIONS)
+_run_jit_default = jax.jit(run)
+
+
+def _outermost() -> bool:
+    """Whether a jit called now is a top-level one: no trace is active, or only eager
+    ``vmap`` traces over the top level (a batched jit is still compiled on its own)."""
+    try:
+        from jax._src import core
+        from jax._src.interpreters import batching
+
+        trace = core.trace_ctx.trace
+        while isinstance(trace, batching.BatchTrace):
+            trace = trace.parent_trace
+        return isinstance(trace, core.EvalTrace)
+    except (ImportError, AttributeError):  # JAX internals moved: take the safe default
+        return False
+
+
+def _run_jit(problem: Problem, x0: Array) -> Result:
+    cpu = jax.default_backend() == "cpu"
+    return (_run_jit_cpu if cpu and _outermost() else _run_jit_default)(problem, x0)
+
+
+def compiled_programs() -> int:
+    """How many programs of the solver are compiled (for the no-recompile tests)."""
+    return _run_jit_cpu._cache_size() + _run_jit_default._cache_size()
 
 
 def solve(problem: Problem, x0: Array) -> Result:
