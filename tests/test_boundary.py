@@ -184,9 +184,9 @@ def test_throw_raises_with_the_result_outside_vmap_and_returns_the_code_inside()
     with pytest.raises(trfd_jax.SolverError, match="budget") as info:
         trfd_jax.minimize(lambda x: jnp.sum(x**2), jnp.ones(3), max_evals=10, throw=True)
     assert int(info.value.result.status) == trfd_jax.Status.MAX_EVALS
-    r = jax.vmap(
-        lambda x: trfd_jax.minimize(lambda z: jnp.sum(z**2), x, max_evals=10, throw=True)
-    )(jnp.ones((2, 3)))
+    r = jax.vmap(lambda x: trfd_jax.minimize(lambda z: jnp.sum(z**2), x, max_evals=10, throw=True))(
+        jnp.ones((2, 3))
+    )
     assert np.all(np.asarray(r.status) == trfd_jax.Status.MAX_EVALS)
     ok = trfd_jax.minimize(lambda x: jnp.sum((x - 1.0) ** 2), jnp.zeros(2), throw=True)
     assert bool(ok.success)

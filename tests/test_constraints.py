@@ -465,9 +465,7 @@ def test_active_bound_problem_is_driven_to_stationarity():
     assert problem.index == 29
     x0 = np.clip(np.asarray(problem.x0), 0.1, 20.0)
     options = Options(xtol=None)  # the radius test alone: its stop must mean stationarity
-    r = trfd_jax.minimize(
-        problem.objective, x0, bounds=(0.1, 20.0), max_evals=700, options=options
-    )
+    r = trfd_jax.minimize(problem.objective, x0, bounds=(0.1, 20.0), max_evals=700, options=options)
     grad = jax.grad(problem.objective)
     box = trfd_jax.Box(0.1, 20.0).validate(6, jnp.float64)
     pi = float(trfd_jax.stationarity(grad(r.x), r.x, box))
