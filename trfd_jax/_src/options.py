@@ -172,8 +172,10 @@ class Options:
             raise ValueError(f"Options.radius_tol must be finite and ≥ 0, got {self.radius_tol}.")
         if not 0 < self.eta < 1:
             raise ValueError(f"Options.eta (α) must lie in (0, 1), got {self.eta}.")
-        if not self.radius_increase >= 1:
-            raise ValueError(f"Options.radius_increase must be ≥ 1, got {self.radius_increase}.")
+        if not (self.radius_increase >= 1 and math.isfinite(self.radius_increase)):
+            raise ValueError(
+                f"Options.radius_increase must be finite and ≥ 1, got {self.radius_increase}."
+            )
         for name in ("radius_decrease", "fd_step_decrease"):
             value = getattr(self, name)
             if not 0 < value < 1:
@@ -201,6 +203,16 @@ class Options:
         """The numeric defaults for dimension ``n`` and floating type ``dtype``."""
         u = float(np.finfo(dtype).eps)
         fd_step = self.fd_step_init if self.fd_step_init is not None else math.sqrt(u)
+        for name in ("fd_step_init", "radius_init", "radius_max", "radius_tol"):
+            value = getattr(self, name)
+            # XLA flushes subnormal numbers to zero: a step of 1e-320 would be a step of 0.
+            if value is not None and 0 < value < float(np.finfo(dtype).tiny):
+                raise ValueError(
+                    f"Options.{name} = {value} is subnormal in {np.dtype(dtype).name} "
+                    f"(below {np.finfo(dtype).tiny:.3g}), where it is flushed to zero."
+                )
+            if value is not None and value > float(np.finfo(dtype).max):
+                raise ValueError(f"Options.{name} = {value} overflows {np.dtype(dtype).name}.")
         radius = (
             self.radius_init if self.radius_init is not None else max(1.0, fd_step * math.sqrt(n))
         )

@@ -127,7 +127,14 @@ def evaluate(
     The one way the solver evaluates anything: Step 0, gradients, trial points, searches.
     With ``iterate`` (trial and search points), rows equal to x_k or to a point of the memo
     take the known value instead of a new evaluation (see the module docstring).
+
+    Every point passes through the unrelaxable part of Ω here, however Ω was composed
+    (:meth:`ConvexSet.clip_points`): callers already keep their points inside, so this
+    changes nothing unless rounding pushed a point out, and then f is still never
+    evaluated outside unrelaxable bounds.
     """
+    if problem.constraint is not None:
+        points = problem.constraint.clip_points(points)
     if iterate is None or not problem.options.reuse_evaluations:
         evaluation = problem.objective.evaluate(points, active, problem.args)
         record = add(

@@ -9,8 +9,8 @@ they are evaluated in one batch and the best is accepted iff
 On success x_{k+1} is that point, Δ_{k+1} = min(γ_inc Δ_k, Δ_max) and the rigorous step is
 skipped; only rigorous steps shrink Δ.  Candidates are moved into B(x_k, θΔ_k) (θ = 2) and
 then projected onto Ω, so they respect unrelaxable bounds.  Search evaluations count
-against the budget, and a search is only tried when the trial point of the rigorous step
-still fits in the budget after it.
+against the budget, and a search is only tried when what the iteration still needs after
+it (the gradient if due, and the rigorous step's trial point) fits in the budget too.
 
 **The extension point.**  A strategy is a hashable (frozen) dataclass subclassing
 :class:`SearchStep` with ``num_candidates`` and ``propose(view) -> (num_candidates, n)``
@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from trfd_jax._src import acceptance, subproblem
+from trfd_jax._src import acceptance, stopping, subproblem
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.model import gauss_newton
 from trfd_jax._src.state import State, StepKind, select
@@ -197,17 +197,18 @@ def search_step(problem: Any, state: State, active: Array) -> tuple[State, Array
     Accepted iff f(c) ≤ f(x_k) − ρ(Δ_k) (second paper, Algorithm 2.1) and f(c) < f(x_k)
     (the same test where ρ(Δ_k) is below the rounding of f(x_k)); then x moves there,
     Δ grows as after a successful step, and the rigorous step is skipped.  The search is
-    only tried when its candidates and the rigorous step's trial point fit in the budget.
+    only tried when its candidates and what the iteration still needs after them (the
+    gradient if due, and the trial point) fit in the budget.
 
     Returns:
         The new state and whether the search succeeded.
     """
     strategy = problem.search
     q = strategy.num_candidates
-    active = active & record_lib.fits(state.record, q + 1, problem.max_evals)
+    active = active & stopping.optional_evaluations_fit(problem, state, q)
     x, radius, counters = state.iterate.x, state.region.radius, state.counters
     points = safeguard(problem, x, strategy.propose(view(problem, state)), radius, strategy.theta)
-    valid = jnp.all(jnp.isfinite(points), axis=1)
+    valid = jnp.all(jnp.isfinite(points), axis=1) & record_lib.inside(problem.constraint, points)
     evaluation, record = record_lib.evaluate(
         problem, state.record, points, active & valid, jnp.ones(q, bool), state.iterate
     )

@@ -119,6 +119,25 @@ def _check_vector(name: str, value: Any, n: int, dtype: Any, *, allow_inf: bool)
     return arr
 
 
+def _round_inward(value: Any, arr: Array, toward: float) -> Array:
+    """``arr`` (``value`` cast to the working dtype) moved one ulp toward ``toward`` where
+    the cast rounded it outward: a float64 bound 0.3 becomes the float32 number just above
+    0.3 for a lower bound, so an unrelaxable bound is never crossed by rounding."""
+    if _concrete(arr) and not isinstance(value, jax.core.Tracer):
+        value = np.broadcast_to(np.asarray(value), arr.shape)
+        wide = value.astype(np.result_type(value.dtype, arr.dtype))
+        a = np.asarray(arr)
+        outward = (a.astype(wide.dtype) < wide) if toward > 0 else (a.astype(wide.dtype) > wide)
+        if not outward.any():
+            return arr
+        return jnp.asarray(np.where(outward, np.nextafter(a, np.asarray(toward, a.dtype)), a))
+    wide_dtype = jnp.result_type(jnp.asarray(value).dtype, arr.dtype)
+    wide = jnp.broadcast_to(jnp.asarray(value, wide_dtype), arr.shape)
+    cast = arr.astype(wide_dtype)
+    outward = (cast < wide) if toward > 0 else (cast > wide)
+    return jnp.where(outward, jnp.nextafter(arr, jnp.asarray(toward, arr.dtype)), arr)
+
+
 def _check_positive(name: str, value: Any, dtype: Any) -> Array:
     arr = jnp.asarray(value, dtype)
     if arr.ndim != 0:
@@ -176,6 +195,24 @@ class Box(ConvexSet):
     def validate(self, n, dtype):
         lower = _check_vector("Box lower", self.lower, n, dtype, allow_inf=True)
         upper = _check_vector("Box upper", self.upper, n, dtype, allow_inf=True)
+        if not self.relaxable:
+            exact_lower, exact_upper = lower, upper
+            lower = _round_inward(self.lower, lower, np.inf)
+            upper = _round_inward(self.upper, upper, -np.inf)
+            if _concrete(lower, upper, exact_lower, exact_upper):
+                empty = (np.asarray(lower) > np.asarray(upper)) & (
+                    np.asarray(exact_lower) <= np.asarray(exact_upper)
+                )
+                if empty.any():
+                    j = int(np.flatnonzero(empty)[0])
+                    lo, up = (
+                        np.broadcast_to(np.asarray(b), (n,))[j] for b in (self.lower, self.upper)
+                    )
+                    raise ValueError(
+                        f"No {np.dtype(dtype).name} number lies in the unrelaxable bounds at "
+                        f"index {j} ([{lo!r}, {up!r}]): give bounds representable in that "
+                        "dtype, or work in float64."
+                    )
         if _concrete(lower, upper):
             bad = np.flatnonzero(np.asarray(lower) > np.asarray(upper))
             if bad.size:
@@ -343,9 +380,18 @@ class Intersection(ConvexSet):
     max_iter: int = 200
     tol: float = 1e-12
 
+    def members(self) -> list[ConvexSet]:
+        """The sets of this intersection, nested intersections flattened: a box is seen
+        (and stays unrelaxable) however deep the composition puts it."""
+        flat: list[ConvexSet] = []
+        for s in self.sets:
+            flat.extend(s.members() if isinstance(s, Intersection) else [s])
+        return flat
+
     def _split(self) -> tuple[Box | None, list[ConvexSet]]:
-        boxes = [s for s in self.sets if isinstance(s, Box)]
-        others = [s for s in self.sets if not isinstance(s, Box)]
+        members = self.members()
+        boxes = [s for s in members if isinstance(s, Box)]
+        others = [s for s in members if not isinstance(s, Box)]
         if not boxes:
             return None, others
         lower = boxes[0].lower
@@ -364,7 +410,10 @@ class Intersection(ConvexSet):
         sets = [s.project for s in others] + ([box.project] if box is not None else [])
         if len(sets) == 1:
             return sets[0](x)
-        return dykstra(x, sets, self.max_iter, self.tol)
+        # A point every set leaves in place is returned as it is: Dykstra's sweeps would
+        # move it by rounding.
+        inside = jnp.all(jnp.stack([jnp.all(p(x) == x) for p in sets]))
+        return jnp.where(inside, x, dykstra(x, sets, self.max_iter, self.tol))
 
     def feasibility_tolerance(self, x):
         return jnp.maximum(super().feasibility_tolerance(x), 100 * self.tol * (1 + jnp.sqrt(x @ x)))
@@ -372,11 +421,11 @@ class Intersection(ConvexSet):
     def distance(self, x: Array) -> Array:
         """max over the sets of the distance from x to that set."""
         return jnp.max(
-            jnp.stack([jnp.sqrt((s.project(x) - x) @ (s.project(x) - x)) for s in self.sets])
+            jnp.stack([jnp.sqrt((s.project(x) - x) @ (s.project(x) - x)) for s in self.members()])
         )
 
     def contains(self, x):
-        return jnp.all(jnp.stack([s.contains(x) for s in self.sets])) | (
+        return jnp.all(jnp.stack([s.contains(x) for s in self.members()])) | (
             self.distance(x) <= self.feasibility_tolerance(x)
         )
 

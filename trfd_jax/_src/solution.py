@@ -31,6 +31,8 @@ class Status(enum.IntEnum):
     USER_STOP = 6
     INFEASIBLE_X0 = 7
     CONVERGED = 8
+    NONFINITE_VALUES = 9
+    PROJECTION_FAILED = 10
 
     @property
     def message(self) -> str:
@@ -64,6 +66,15 @@ _MESSAGES = {
     Status.CONVERGED: (
         "Converged: the last accepted step changed x by at most xtol and f by at most ftol "
         "(relative, Options.xtol and Options.ftol)."
+    ),
+    Status.NONFINITE_VALUES: (
+        "Failed: f was NaN or inf at the finite-difference points around x until Δ fell to "
+        "radius_tol; x is the best point with a finite value, not a stationary point."
+    ),
+    Status.PROJECTION_FAILED: (
+        "Failed: the projection onto Ω did not reach Ω (its iterations did not converge), "
+        "so no feasible trial point was found until Δ fell to radius_tol; raise "
+        "Intersection.max_iter or Options.dykstra_max_iter."
     ),
 }
 

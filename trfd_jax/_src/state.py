@@ -27,6 +27,7 @@ class StepKind(enum.IntEnum):
     TYPE_II = 3  # unsuccessful, τ√n > Δ_{k+1}: halve τ, new gradient (Step 4)
     SEARCH = 4  # a search step gave sufficient decrease (second paper)
     GRADIENT_FAILED = 5  # a finite-difference value was NaN/inf: halve Δ and τ, retry
+    INFEASIBLE_TRIAL = 6  # the projected trial point is not in Ω (projection not converged)
 
 
 class Iterate(NamedTuple):

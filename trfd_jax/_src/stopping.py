@@ -1,37 +1,64 @@
 """The stopping rules: every test that ends a run, in one place, in order of precedence.
 
-The budget test looks ahead: an iteration is only started when all the evaluations it may
-need (the gradient if due, plus the trial point) fit in the budget, so ``nfev`` never
-exceeds ``max_evals``.  Then Δ ≤ Δ_tol (``radius_tol``), the iteration cap, the practical
-xtol/ftol test on the last accepted step (``CONVERGED``) and the target value.  A status
-other than RUNNING is final.
+The budget test looks ahead: an iteration is only started when all the evaluations it
+cannot do without (the gradient if due, plus the trial point) fit in the budget, and an
+optional evaluation (a search) only when those still fit after it
+(:func:`evaluations_still_needed`), so ``nfev`` never exceeds ``max_evals``.  Then
+Δ ≤ Δ_tol (``radius_tol``), the iteration cap, the practical xtol/ftol test on the last
+accepted step (``CONVERGED``) and the target value.  A status other than RUNNING is final.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from trfd_jax._src import finite_differences as fd
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.solution import Status
-from trfd_jax._src.state import State
+from trfd_jax._src.state import State, StepKind
+
+Array = jax.Array
 
 _INT = jnp.int32
+
+
+def evaluations_still_needed(problem: Any, state: State) -> Array:
+    """The evaluations the rest of the iteration cannot do without: the gradient at x_k if
+    one is due (fixed variables cost none) and the trial point of Steps 2–4.
+
+    The one budget rule: an iteration starts only if these fit, and an optional evaluation
+    (a search step, before or after the gradient) is made only if these still fit after
+    it.  So ``nfev`` never exceeds ``max_evals``, whatever is configured.
+    """
+    region = state.region
+    gradient_cost = fd.evaluations_needed(
+        problem.constraint, problem.options.fd_scheme, state.iterate.x, region.fd_step
+    )
+    return jnp.where(region.needs_gradient, gradient_cost, 0) + 1
+
+
+def optional_evaluations_fit(problem: Any, state: State, count: int) -> Array:
+    """Whether ``count`` optional evaluations fit in the budget now, with what the
+    iteration still needs after them (:func:`evaluations_still_needed`)."""
+    need = count + evaluations_still_needed(problem, state)
+    return record_lib.fits(state.record, need, problem.max_evals)
 
 
 def update_status(problem: Any, state: State) -> State:
     """Set the status from the stopping tests (later tests win when several fire)."""
     opts = problem.options
     region = state.region
-    gradient_cost = fd.evaluations_needed(
-        problem.constraint, opts.fd_scheme, state.iterate.x, region.fd_step
-    )
-    need = jnp.where(region.needs_gradient, gradient_cost, 0) + 1
+    need = evaluations_still_needed(problem, state)
+    small = region.radius <= problem.parameters.radius_tol
     checks = [
         (~record_lib.fits(state.record, need, problem.max_evals), Status.MAX_EVALS),
-        (region.radius <= problem.parameters.radius_tol, Status.RADIUS_TOL),
+        (small, Status.RADIUS_TOL),
+        # Δ fell to Δ_tol because nothing could be evaluated, not because x is stationary.
+        (small & (state.last_step == StepKind.GRADIENT_FAILED), Status.NONFINITE_VALUES),
+        (small & (state.last_step == StepKind.INFEASIBLE_TRIAL), Status.PROJECTION_FAILED),
     ]
     if opts.max_iter is not None:
         checks.append((state.counters.nit >= opts.max_iter, Status.MAX_ITER))

@@ -187,11 +187,14 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         (model.eigenvalues, model.eigenvectors),
     )
     trial = x + d
+    feasible = jnp.asarray(True)
     if problem.constraint is not None:
         trial = problem.constraint.project(trial)  # iterates stay in Ω despite rounding
+        # An iterative projection (Dykstra) may stop outside Ω: such a point is no trial.
+        feasible = problem.constraint.contains(trial)
     d = trial - x
     predicted = -model_value(model.gradient, model.hessian, d)
-    evaluate = active & (predicted > 0)
+    evaluate = active & (predicted > 0) & feasible
     evaluation, record = record_lib.evaluate(
         problem, state.record, trial[None], evaluate[None], jnp.ones(1, bool), state.iterate
     )
@@ -205,6 +208,7 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     kind = jnp.where(
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
+    kind = jnp.where(feasible, kind, StepKind.INFEASIBLE_TRIAL)
     residuals = None if evaluation.residuals is None else evaluation.residuals[0]
     new = acceptance.move(
         problem, state._replace(record=record), state, success, trial, f_trial, residuals
