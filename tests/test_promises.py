@@ -225,3 +225,18 @@ def test_jax_native_objectives_are_never_traced_at_points_outside_the_box():
     )
     p = np.stack(seen)
     assert np.all((p >= 0.0) & (p <= 1.0))
+
+
+def test_an_unused_budget_costs_no_memory():
+    # Before: the history had max_evals entries (rounded up), 1.9 GB for a budget of 2e8.
+    f = lambda x: jnp.sum((x - 1.0) ** 2)  # noqa: E731
+    problem, _ = trfd_jax.make_problem(f, jnp.zeros(2), max_evals=200_000_000)
+    assert problem.history_size == 4096
+    r = trfd_jax.minimize(f, jnp.zeros(2), max_evals=200_000_000)
+    assert r.history.shape == (4096,) and int(r.nfev) < 100
+    assert float(r.history[-1]) == float(r.f)
+    whole = trfd_jax.Options(history_size=None)
+    assert (
+        trfd_jax.make_problem(f, jnp.zeros(2), max_evals=5000, options=whole)[0].history_size
+        == 8192
+    )

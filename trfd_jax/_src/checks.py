@@ -258,10 +258,12 @@ def any_tracer(tree: Any) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
 
-def history_size(max_evals: int) -> int:
-    """H: max_evals rounded up to a power of two, at least 64 (the budget is data; only H
-    is compiled in, so nearby budgets share one compiled solver)."""
-    return max(64, 1 << (max_evals - 1).bit_length())
+def history_size(max_evals: int, cap: int | None = None) -> int:
+    """H: max_evals rounded up to a power of two, at least 64 and at most ``cap`` (the
+    budget is data; only H is compiled in, so nearby budgets share one compiled solver,
+    and an unused budget costs no memory)."""
+    size = max(64, 1 << (max_evals - 1).bit_length())
+    return size if cap is None else min(size, cap)
 
 
 def check_search(search: Any, residuals: bool) -> SearchStep | None:
@@ -332,7 +334,7 @@ def make_problem(
     problem = Problem(
         objective=objective,
         max_evals=jnp.asarray(max_evals, jnp.int32),
-        history_size=history_size(max_evals),
+        history_size=history_size(max_evals, options.history_size),
         options=options,
         parameters=parameters,
         args=args,

@@ -40,8 +40,8 @@ class Problem:
         structure: the pytree structure of the user's x₀ (None for a flat array): the
             solver works on the flat vector, ``Result.x`` comes back in this structure.
         history_size: the length H of the history of best values: max_evals rounded up to
-            a power of two (at least 64), so that budgets of the same size class share
-            one compiled solver.
+            a power of two (at least 64, at most ``Options.history_size``), so that budgets
+            of the same size class share one compiled solver.
     """
 
     objective: Objective

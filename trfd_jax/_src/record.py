@@ -3,7 +3,7 @@
 Every evaluation of a run is recorded here, whatever step made it (Step 0, a gradient, a
 trial point, a search).  The record is masked at the source — inactive rows of a batch are
 neither counted nor entered — so the rest of the state can be selected per iteration with
-``jnp.where`` while the record, and its (max_evals,) history, is never copied.
+``jnp.where`` while the record, and its (H,) history, is never copied.
 
 Never paying twice for a point: the record also keeps a small memo of the last trial and
 search points with their values.  A trial or search point equal (bit for bit) to one of
@@ -32,13 +32,13 @@ _INT = jnp.int32
 
 
 class Record(NamedTuple):
-    """What has been evaluated so far (H ≥ max_evals the history's length, M the memo's
-    size, m residuals)."""
+    """What has been evaluated so far (H the history's length, ``Problem.history_size``;
+    M the memo's size, m residuals)."""
 
     nfev: Array  # () int32, evaluations so far (never above max_evals)
     best_x: Array  # (n,) the best point seen among those that count for it
     best_f: Array  # () its value; +inf until a finite value is seen
-    history: Array  # (H,) best value after each evaluation; +inf where not yet evaluated
+    history: Array  # (H,) best value after each of the first H evaluations; +inf: not yet
     best_residuals: Array | None  # (m,) F(best_x) in least squares, else None
     best_aux: Any  # the objective's aux at best_x (has_aux), else None
     # The last M trial/search points and their values (a ring buffer), to reuse repeats.

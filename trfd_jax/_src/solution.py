@@ -99,10 +99,11 @@ class Result(NamedTuple):
         nfev: evaluations used (never above ``max_evals``).
         nit: iterations.
         status: a :class:`Status` code; ``message`` explains it on the host.
-        history: best value after each evaluation, shape (H,) with H = max_evals rounded
-            up to a power of two (at least 64; the budget is data, so changing it does not
-            recompile), padded after the end of the run with the final best value (+inf
-            only if f(x₀) was not finite).
+        history: best value after each of the first H evaluations, shape (H,) with
+            H = max_evals rounded up to a power of two (at least 64, at most
+            ``Options.history_size``, 4096 by default; the budget is data, so changing it
+            does not recompile), padded after the end of the run with the final best value
+            (+inf only if f(x₀) was not finite).
         radius: final trust-region radius Δ.
         fd_step: final finite-difference step τ.
         gradient: the last finite-difference gradient g (at the last iterate).

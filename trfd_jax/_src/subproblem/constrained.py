@@ -11,7 +11,8 @@
    Generalized Cauchy step.
 3. The step with the lower model value of all those seen is returned, so (6) is kept.
 
-P_D is exact for boxes (``project_box_ball``) and Dykstra's algorithm otherwise.  Every
+P_D is exact for boxes (``project_box_ball``, in closed form) and Dykstra's algorithm
+otherwise.  Every
 loop has a bounded, configurable number of iterations.
 """
 
