@@ -4,7 +4,7 @@ The public API; the work lives in ``trfd_jax._src``.
 """
 
 from trfd_jax._src.api import SolveKwargs, SolverError, least_squares, minimize
-from trfd_jax._src.black_box import BlackBox, black_box
+from trfd_jax._src.black_box import BestSoFar, BlackBox, EvaluationTimeout, black_box
 from trfd_jax._src.checks import make_problem
 from trfd_jax._src.iterate import run
 from trfd_jax._src.objective import BatchObjective, Objective
@@ -32,10 +32,12 @@ from trfd_jax._src.trfd import gradient_step, init, step, terminate, trust_regio
 
 __all__ = [
     "BatchObjective",
+    "BestSoFar",
     "BlackBox",
     "Box",
     "ConvexSet",
     "Counters",
+    "EvaluationTimeout",
     "GaussNewtonSearch",
     "HalfSpace",
     "Intersection",

@@ -16,9 +16,14 @@ stays compiled; evaluations reach the host through ``jax.pure_callback``:
   executor), so the n points of a gradient run in parallel.
 
 Faults: NaN/inf returned by ``fn`` are ordinary bad values (a rejected step).  An
-exception raised by ``fn`` stops the run; ``minimize`` re-raises that exception (same type,
-message and traceback) instead of JAX's runtime error.  A wrong return shape or a
-non-numeric return is a ``TypeError``/``ValueError`` naming the objective.
+exception raised by ``fn`` (or by an executor: a worker process that died is a
+``BrokenProcessPool``) stops the run; ``minimize`` re-raises that exception (same type,
+message and traceback) instead of JAX's runtime error, with what was already evaluated
+attached: ``error.best_so_far`` is a :class:`BestSoFar` (the best point evaluated before
+the failure, its value and the count of evaluations), also told in a note of the
+exception.  ``timeout=`` bounds one evaluation: a call that hangs past it raises
+:class:`EvaluationTimeout` the same way.  A wrong return shape or a non-numeric return is
+a ``TypeError``/``ValueError`` naming the objective.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,6 +45,21 @@ Array = jax.Array
 
 class BlackBoxError(HostError):
     """Raised in the host callback after ``fn`` failed; carries the original exception."""
+
+
+class EvaluationTimeout(TimeoutError):
+    """An evaluation of a black box ran longer than its ``timeout``."""
+
+
+class BestSoFar(NamedTuple):
+    """What a black box had evaluated when a run failed: the best point with a finite
+    value (``x`` None if there was none), that value (½‖F‖² for residuals, the cost
+    ``Result.f`` reports) and the count of evaluations.  The best point may lie outside a
+    relaxable Ω (finite-difference points may), never outside unrelaxable bounds."""
+
+    x: np.ndarray | None
+    f: float
+    nfev: int
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -56,11 +76,14 @@ class BlackBox:
     dtype: Any = None
     name: str = "objective"
     residuals: int | None = None
+    timeout: float | None = None
     _state: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Written only by the callback's thread (executors re-raise in the caller).
-        self._state.update(count=0, error=None)
+        self._state.update(
+            count=0, run_count=0, error=None, best_x=None, best_f=np.inf, waiter=None
+        )
 
     # ------------------------------------------------------------------ host side
 
@@ -70,6 +93,44 @@ class BlackBox:
 
     def reset_count(self) -> None:
         self._state["count"] = 0
+
+    def start_run(self) -> None:
+        """Forget the best point so far (``minimize`` calls this before an eager run)."""
+        self._state.update(run_count=0, best_x=None, best_f=np.inf)
+
+    @property
+    def best_so_far(self) -> BestSoFar:
+        """The best point evaluated since the run started (see :meth:`start_run`)."""
+        state = self._state
+        return BestSoFar(state["best_x"], float(state["best_f"]), state["run_count"])
+
+    def _count(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Count evaluations that came back, and keep the best of them."""
+        self._state["count"] += rows.shape[0]
+        self._state["run_count"] += rows.shape[0]
+        if rows.shape[0]:
+            self._record_best(rows, values)
+
+    def _record_best(self, rows: np.ndarray, values: np.ndarray) -> None:
+        costs = values if self.residuals is None else 0.5 * np.sum(values**2, axis=-1)
+        costs = np.where(np.isfinite(costs), costs, np.inf)
+        i = int(np.argmin(costs))
+        if costs[i] < self._state["best_f"]:
+            self._state.update(best_x=rows[i].copy(), best_f=float(costs[i]))
+
+    def _attach(self, error: BaseException) -> BaseException:
+        """The best point so far, on the exception the caller will see."""
+        best = self.best_so_far
+        try:
+            error.best_so_far = best  # type: ignore[attr-defined]
+        except AttributeError:  # an exception type without a __dict__
+            return error
+        where = "no finite value yet" if best.x is None else f"f = {best.f!r} at x = {best.x!r}"
+        error.add_note(
+            f"trfd_jax: black box {self.name!r} failed after {best.nfev} evaluations; the "
+            f"best point so far ({where}) is in this exception's best_so_far."
+        )
+        return error
 
     def pop_error(self) -> BaseException | None:
         """The exception ``fn`` raised during the last run, if any (and forget it)."""
@@ -105,7 +166,9 @@ class BlackBox:
             )
         return float(arr.reshape(()))
 
-    def _evaluate_rows(self, rows: np.ndarray) -> np.ndarray:
+    def _evaluate_rows(self, rows: np.ndarray, done: list) -> np.ndarray:
+        """Values at ``rows``; the values of the leading rows already evaluated are appended
+        to ``done`` as they come, so that a failure part-way loses none of them."""
         if self.vectorized:
             values = self._numeric(self.fn(rows))
             expected = (rows.shape[0], *self._tail)
@@ -116,12 +179,48 @@ class BlackBox:
                 )
             return values
         fn = self.fn
-        if self.executor is not None and rows.shape[0] > 1:
-            results = list(self.executor.map(fn, list(rows)))
+        if self.timeout is not None:
+            results = self._with_timeout(rows, done)
+        elif self.executor is not None:
+            # Every call goes to the executor, single points too: a process pool isolates
+            # the simulator (a crash kills a worker, not the caller).
+            results = self.executor.map(fn, list(rows))  # in order, as they complete
         else:
-            results = [fn(row) for row in rows]
-        values = np.array([self._to_value(v) for v in results], dtype=np.float64)
-        return values.reshape((rows.shape[0], *self._tail))
+            results = (fn(row) for row in rows)
+        for value in results:
+            done.append(self._to_value(value))
+        return np.array(done, dtype=np.float64).reshape((rows.shape[0], *self._tail))
+
+    def _with_timeout(self, rows: np.ndarray, done: list) -> list:
+        """``fn`` over the rows, none allowed past ``timeout`` seconds.  Without an executor
+        each call runs on a helper thread; with one the batch may take ⌈k / workers⌉
+        timeouts.  A hung call cannot be killed: its thread (or worker) is left behind."""
+        executor = self.executor
+        if executor is None:
+            if self._state["waiter"] is None:
+                self._state["waiter"] = concurrent.futures.ThreadPoolExecutor(1)
+            executor = self._state["waiter"]
+            rounds = rows.shape[0]
+        else:
+            workers = getattr(executor, "_max_workers", None) or rows.shape[0]
+            rounds = -(-rows.shape[0] // workers)
+        futures = [executor.submit(self.fn, row) for row in rows]
+        _, pending = concurrent.futures.wait(futures, timeout=self.timeout * rounds)
+        if pending:
+            for future in futures:  # keep the leading values that did come back
+                if future in pending or future.exception() is not None:
+                    break
+                done.append(self._to_value(future.result()))
+            for future in pending:
+                future.cancel()
+            if self.executor is None:
+                self._state["waiter"] = None  # its thread is stuck in fn; use a new one
+            hung = next(row for row, future in zip(rows, futures, strict=True) if future in pending)
+            raise EvaluationTimeout(
+                f"black-box objective {self.name!r} did not return within timeout="
+                f"{self.timeout} s (at x = {hung!r})."
+            )
+        return [future.result() for future in futures]
 
     @property
     def _tail(self) -> tuple[int, ...]:
@@ -140,13 +239,15 @@ class BlackBox:
             rows = points.reshape(-1, points.shape[-1])[index]
             if rows.dtype != np.float64:
                 rows = rows.astype(np.float64)
+            done: list = []
             try:
-                values = self._evaluate_rows(rows)
+                values = self._evaluate_rows(rows, done)
             except BaseException as exc:
+                self._count(rows[: len(done)], np.array(done).reshape((-1, *self._tail)))
                 if self._state["error"] is None:
-                    self._state["error"] = exc
+                    self._state["error"] = self._attach(exc)
                 raise BlackBoxError(f"black-box objective {self.name!r} raised {exc!r}") from exc
-            self._state["count"] += index.size
+            self._count(rows, values)
             out.reshape((-1, *self._tail))[index] = values
         return out
 
@@ -190,6 +291,7 @@ def black_box(
     dtype: Any = None,
     name: str | None = None,
     residuals: int | None = None,
+    timeout: float | None = None,
 ) -> BlackBox:
     """Wrap a Python/NumPy objective for ``minimize`` (and any JAX code).
 
@@ -205,6 +307,9 @@ def black_box(
         name: the objective's name in error messages (default: ``fn.__name__``).
         residuals: m, for ``trfd_jax.least_squares``: ``fn`` returns the residual vector
             F(x) of shape (m,) (vectorized: (k, m)).
+        timeout: the most seconds one evaluation may take; past it the run stops with
+            :class:`EvaluationTimeout` (with the best point so far attached).  ``None``:
+            no limit.  Not with ``vectorized=True``.
 
     Returns:
         A :class:`BlackBox`: pass it to ``minimize`` like a JAX function.
@@ -222,6 +327,11 @@ def black_box(
         isinstance(residuals, bool) or not isinstance(residuals, int) or residuals < 1
     ):
         raise TypeError(f"residuals must be a positive int m, got {residuals!r}.")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+        if vectorized:
+            raise ValueError("timeout applies to single evaluations, not to vectorized=True.")
     return BlackBox(
         fn=fn,
         vectorized=vectorized,
@@ -229,4 +339,5 @@ def black_box(
         dtype=dtype,
         name=label,
         residuals=residuals,
+        timeout=None if timeout is None else float(timeout),
     )

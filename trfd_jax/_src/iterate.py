@@ -116,6 +116,7 @@ def solve(problem: Problem, x0: Array) -> Result:
     if not host or any_tracer((problem, x0)):
         return _run_jit(problem, x0)
     problem.objective.pop_error()
+    problem.objective.start_run()
     HOST_ERRORS.pop()
     PROGRESS.reset()
     try:

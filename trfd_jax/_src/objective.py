@@ -142,3 +142,9 @@ class Objective:
         """The exception a host function raised during the last run, if any (and forget it)."""
         pop = getattr(self.fun, "pop_error", None)
         return None if pop is None else pop()
+
+    def start_run(self) -> None:
+        """Tell a host function that a run starts (it keeps the best point of each run)."""
+        start = getattr(self.fun, "start_run", None)
+        if start is not None:
+            start()

@@ -1,0 +1,138 @@
+"""Fault injection in black boxes and executors (issue 14).
+
+Each fault ends with a clear status or the original exception, and nothing evaluated is
+lost: a failed run's exception carries the best point so far (``best_so_far``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import trfd_jax
+
+
+def sphere(x):
+    return float(np.sum((np.asarray(x) - 1.0) ** 2))
+
+
+def dies_past_half(x):
+    """A simulator whose worker process dies once x₀ passes 0.5 (picklable for spawn)."""
+    if x[0] > 0.5:
+        os._exit(3)
+    return sphere(x)
+
+
+class Boom(Exception):
+    pass
+
+
+def _failing_at(k):
+    calls = []
+
+    def fn(x):
+        calls.append(np.array(x))
+        if len(calls) == k:
+            raise Boom(f"call {k}")
+        return sphere(x)
+
+    return fn, calls
+
+
+@pytest.mark.parametrize("k", [1, 4, 12])
+def test_an_exception_at_call_k_is_the_callers_with_the_best_point_so_far(k):
+    fn, calls = _failing_at(k)
+    with pytest.raises(Boom, match=f"call {k}") as info:
+        trfd_jax.minimize(trfd_jax.black_box(fn), jnp.zeros(3), max_evals=100)
+    best = info.value.best_so_far
+    assert best.nfev == k - 1
+    if k == 1:
+        assert best.x is None and best.f == np.inf
+    else:
+        seen = np.array([sphere(p) for p in calls[:-1]])
+        assert best.f == seen.min()
+        np.testing.assert_array_equal(best.x, calls[int(np.argmin(seen))])
+    assert any("best point so far" in note for note in info.value.__notes__)
+
+
+def test_a_nan_burst_is_rejected_and_the_run_goes_on():
+    calls = []
+
+    def fn(x):
+        calls.append(1)
+        return np.nan if 5 <= len(calls) <= 15 else sphere(x)
+
+    r = trfd_jax.minimize(trfd_jax.black_box(fn), jnp.zeros(3), max_evals=200)
+    assert np.isfinite(float(r.f)) and float(r.f) < 1e-10 and bool(r.success)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [(np.ones(2), ValueError, "must return a scalar"), (None, TypeError, "non-numeric")],
+)
+def test_a_wrong_return_is_an_error_naming_the_objective(value, error, match):
+    def bad(x):
+        return value
+
+    with pytest.raises(error, match=match) as info:
+        trfd_jax.minimize(trfd_jax.black_box(bad), jnp.zeros(2), max_evals=20)
+    assert "'bad'" in str(info.value)
+
+
+def test_a_worker_process_that_dies_reaches_the_caller_with_the_best_point():
+    context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        f = trfd_jax.black_box(dies_past_half, executor=pool)
+        with pytest.raises(concurrent.futures.process.BrokenProcessPool) as info:
+            trfd_jax.minimize(f, jnp.zeros(2), max_evals=100)
+    best = info.value.best_so_far
+    assert best.nfev >= 1 and best.x is not None and best.x[0] <= 0.5
+    assert best.f == pytest.approx(sphere(best.x))
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_a_hung_call_times_out_with_the_best_point(threads):
+    calls = []
+
+    def hangs(x):
+        calls.append(1)
+        if len(calls) == 6:
+            time.sleep(3.0)
+        return sphere(x)
+
+    pool = concurrent.futures.ThreadPoolExecutor(2) if threads else None
+    f = trfd_jax.black_box(hangs, timeout=0.3, executor=pool)
+    start = time.perf_counter()
+    with pytest.raises(trfd_jax.EvaluationTimeout, match="did not return within") as info:
+        trfd_jax.minimize(f, jnp.zeros(3), max_evals=100)
+    assert time.perf_counter() - start < 2.5  # not the 3 s of the hung call
+    assert info.value.best_so_far.nfev >= 4 and np.isfinite(info.value.best_so_far.f)
+    if pool is not None:
+        pool.shutdown(wait=False)
+
+
+def test_timeout_arguments_are_checked():
+    with pytest.raises(ValueError, match="positive"):
+        trfd_jax.black_box(sphere, timeout=0)
+    with pytest.raises(ValueError, match="vectorized"):
+        trfd_jax.black_box(sphere, timeout=1.0, vectorized=True)
+
+
+def test_a_vectorized_black_box_exception_carries_the_best_point():
+    batches = []
+
+    def many(points):
+        batches.append(points)
+        if len(batches) == 3:
+            raise Boom("third batch")
+        return np.sum((points - 1.0) ** 2, axis=1)
+
+    with pytest.raises(Boom) as info:
+        trfd_jax.minimize(trfd_jax.black_box(many, vectorized=True), jnp.zeros(2), max_evals=50)
+    assert info.value.best_so_far.nfev == sum(len(b) for b in batches[:2])
