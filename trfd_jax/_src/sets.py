@@ -206,7 +206,8 @@ class Box(ConvexSet):
                 if empty.any():
                     j = int(np.flatnonzero(empty)[0])
                     lo, up = (
-                        np.broadcast_to(np.asarray(b), (n,))[j] for b in (self.lower, self.upper)
+                        float(np.broadcast_to(np.asarray(b), (n,))[j])
+                        for b in (self.lower, self.upper)
                     )
                     raise ValueError(
                         f"No {np.dtype(dtype).name} number lies in the unrelaxable bounds at "
