@@ -253,3 +253,16 @@ def test_trfd_variants_in_the_runner():
     assert solved[1] < solved[0]
     with pytest.raises(ValueError, match="noiseless"):
         run_trfd_jax(problems, noise=Noise(1e-3, "relative"), variant="trfd_jax_gn")
+
+
+def test_bounded_multistart_smoke(tmp_path):
+    from trfd_jax.benchmarks import bounded_multistart
+
+    out = tmp_path / "bounded.json"
+    results = bounded_multistart.main(
+        ["--starts", "4", "--repeats", "1", "--check", "2", "--out", str(out)]
+    )
+    row = results["rows"][0]
+    assert out.exists() and row["bounded"]["starts"] == 4
+    assert row["bounded"]["loop_checked"] == 2
+    assert row["unconstrained"]["memory_bytes_per_start"] > 0
