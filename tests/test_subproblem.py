@@ -156,3 +156,41 @@ def test_truncated_cg_option_solves_a_problem():
         f, jnp.zeros(5), max_evals=400, options=trfd_jax.Options(subproblem="truncated_cg")
     )
     np.testing.assert_allclose(cg.x, exact.x, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_box_active_set_step_is_feasible_and_near_optimal(seed):
+    from trfd_jax._src.projections import project_box_ball
+    from trfd_jax._src.subproblem.constrained import (
+        box_active_set_step,
+        generalized_cauchy_step,
+        projected_fista,
+    )
+
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6))
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    h = jnp.asarray(q @ np.diag(np.geomspace(1e-2, 1e2, n)) @ q.T)
+    g = jnp.asarray(rng.standard_normal(n) * 3)
+    lower = jnp.asarray(-rng.uniform(0, 1, n) * (rng.uniform(size=n) < 0.8))  # some at 0
+    upper = jnp.asarray(rng.uniform(0, 1, n))
+    radius = jnp.asarray(rng.uniform(0.1, 2.0))
+    norm = jnp.max(jnp.abs(jnp.linalg.eigvalsh(h)))
+
+    def project(z):
+        return project_box_ball(z, lower, upper, radius)
+
+    def m(d):
+        return float(g @ d + 0.5 * d @ (h @ d))
+
+    cauchy = generalized_cauchy_step(g, h, radius, project, 50)
+    d = box_active_set_step(g, h, norm, radius, lower, upper, cauchy, n + 1, 50)
+    assert bool(jnp.all((d >= lower) & (d <= upper)))
+    assert float(jnp.sqrt(d @ d)) <= float(radius) * (1 + 1e-12)
+    assert m(d) <= m(cauchy)
+    # Against a long FISTA run (the global minimum of the convex subproblem, to 1e-9):
+    reference = projected_fista(g, h, norm, project, cauchy, 200_000, jnp.asarray(1e-15))
+    polished = projected_fista(g, h, norm, project, d, 500, 1e-12 * radius)
+    best = min(m(d), m(polished))
+    assert best <= m(reference) + 1e-9 * (1 + abs(m(reference)))

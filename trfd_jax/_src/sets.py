@@ -173,8 +173,12 @@ class Box(ConvexSet):
         return jnp.all((x >= self.lower - tol) & (x <= self.upper + tol))
 
     def step_projection(self, x, radius, max_iter, tol):
-        lower, upper = self.lower - x, self.upper - x
-        return lambda z: project_box_ball(z, jnp.minimum(lower, 0), jnp.maximum(upper, 0), radius)
+        lower, upper = self.step_box(x)
+        return lambda z: project_box_ball(z, lower, upper, radius)
+
+    def step_box(self, x: Array) -> tuple[Array, Array]:
+        """The steps d with x + d in the box: [lower − x, upper − x] (holding 0)."""
+        return jnp.minimum(self.lower - x, 0), jnp.maximum(self.upper - x, 0)
 
     def fd_steps(self, x, fd_step):
         if self.relaxable:

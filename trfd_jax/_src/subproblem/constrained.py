@@ -7,9 +7,15 @@
    sufficient-decrease test m(d) ≤ κ_ubs gᵀd and is not too short (m(d) ≥ κ_lbs gᵀd, or
    ‖d‖ ≥ κ_frd Δ, or the path no longer moves).  This step alone gives the paper's
    decrease condition (6) (its Appendix A).
-2. Projected FISTA (Beck & Teboulle 2009) on m over D, with step 1/‖H‖₂, started from the
-   Generalized Cauchy step.
-3. The step with the lower model value of all those seen is returned, so (6) is kept.
+2. For a box Ω: subspace refinement from that step (Moré & Toraldo 1991, as in TRON):
+   the subproblem over the free coordinates solved exactly, the step cut at the first
+   bound it meets, until the active set stops growing (:func:`box_active_set_step`).
+   It usually lands on the minimizer, so that FISTA's polishing ends after a few
+   iterations: 7.5× less time on 64 vmapped bounded starts (n = 2), and on the bounded
+   Moré–Wild runs equal or lower final values (``benchmarks/bounded_multistart.py``).
+3. Projected FISTA (Beck & Teboulle 2009) on m over D, with step 1/‖H‖₂, started from the
+   step so far.
+4. The step with the lower model value of all those seen is returned, so (6) is kept.
 
 P_D is exact for boxes (``project_box_ball``, in closed form) and Dykstra's algorithm
 otherwise.  Every
@@ -25,6 +31,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from trfd_jax._src.model import model_value
+from trfd_jax._src.subproblem.exact import solve_trust_region_subproblem
 
 Array = jax.Array
 
@@ -125,6 +132,68 @@ def projected_fista(
     return best
 
 
+def box_active_set_step(
+    g: Array,
+    hessian: Array,
+    hessian_norm: Array,
+    radius: Array,
+    lower: Array,
+    upper: Array,
+    d0: Array,
+    max_iter: int,
+    subproblem_max_iter: int,
+) -> Array:
+    """Subspace refinement over D = {lower ≤ d ≤ upper} ∩ {‖d‖ ≤ Δ} (lower ≤ 0 ≤ upper) from
+    a feasible d0, for a convex model (H ⪰ 0, as BFGS keeps it with constraints).
+
+    Moré & Toraldo's scheme, as in TRON (Lin & Moré 1999): with the coordinates of d at
+    their bounds held, the trust-region subproblem in the free coordinates is solved
+    exactly (the eigendecomposition-based solver over the remaining radius); the step
+    moves towards that minimizer up to the first bound it meets, which then joins the
+    active set.  m decreases at every step and the active set only grows, so at most
+    n + 1 steps.  Returns the last point (m(d) ≤ m(d0)).
+    """
+    # The held coordinates get a curvature no eigenvalue of H reaches, so that the reduced
+    # problem never moves them (not even in its hard case).
+    held_curvature = 2.0 * hessian_norm + 1.0
+    eps = jnp.finfo(g.dtype).eps
+    snap = 4 * eps * (radius + jnp.abs(lower) + jnp.abs(upper))
+
+    def body(carry):
+        k, d, _ = carry
+        held = (d <= lower + snap) | (d >= upper - snap)
+        d = jnp.where(d <= lower + snap, lower, jnp.where(d >= upper - snap, upper, d))
+        d_held = jnp.where(held, d, 0.0)
+        free = ~held
+        both = free[:, None] & free[None, :]
+        reduced_h = jnp.where(both, hessian, 0.0) + jnp.diag(jnp.where(held, held_curvature, 0.0))
+        reduced_g = jnp.where(free, g + hessian @ d_held, 0.0)
+        room = jnp.sqrt(jnp.maximum(radius**2 - d_held @ d_held, 0.0))
+        q = solve_trust_region_subproblem(
+            reduced_g, reduced_h, jnp.maximum(room, jnp.finfo(g.dtype).tiny), subproblem_max_iter
+        )
+        target = d_held + jnp.where(free, q, 0.0)
+        step = target - d
+        # The largest t ≤ 1 with d + t·step in the box (the ball holds: d and target are in it).
+        to_upper = jnp.where(step > 0, (upper - d) / jnp.where(step > 0, step, 1.0), jnp.inf)
+        to_lower = jnp.where(step < 0, (lower - d) / jnp.where(step < 0, step, 1.0), jnp.inf)
+        t = jnp.clip(jnp.min(jnp.minimum(to_upper, to_lower)), 0.0, 1.0)
+        candidate = jnp.clip(d + t * step, lower, upper)
+        better = jnp.isfinite(model_value(g, hessian, candidate)) & (
+            model_value(g, hessian, candidate) < model_value(g, hessian, d)
+        )
+        d_next = jnp.where(better, candidate, d)
+        done = ~better | (t >= 1.0) | (room <= 0)
+        return k + 1, d_next, done
+
+    def cond(carry):
+        k, _, done = carry
+        return (k < max_iter) & ~done
+
+    _, d, _ = lax.while_loop(cond, body, (0, d0, jnp.asarray(False)))
+    return d
+
+
 def solve_constrained_subproblem(
     constraint,
     x: Array,
@@ -146,6 +215,20 @@ def solve_constrained_subproblem(
     """
     project = constraint.step_projection(x, radius, options.dykstra_max_iter, options.dykstra_tol)
     d_cauchy = generalized_cauchy_step(g, hessian, radius, project, options.cauchy_max_iter)
+    box = constraint.step_box(x) if hasattr(constraint, "step_box") else None
+    if box is not None:
+        lower, upper = box
+        d_cauchy = box_active_set_step(
+            g,
+            hessian,
+            hessian_norm,
+            radius,
+            lower,
+            upper,
+            d_cauchy,
+            x.shape[0] + 1,
+            options.subproblem_max_iter,
+        )
     if options.fista_max_iter == 0:
         return d_cauchy
     d = projected_fista(
