@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import json
 import multiprocessing
 import statistics
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from trfd_jax.benchmarks.machine import machine_info
+from trfd_jax.benchmarks.machine import machine_info, save_json
 
 SLEEP = 0.05
 
@@ -157,9 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{serial / r['wall_s']:.1f}x vs serial)"
         )
     results = {"machine": info, "overhead": a, "parallel": b}
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+    save_json(args.out, results)
     return results
 
 

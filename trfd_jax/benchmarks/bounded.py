@@ -13,14 +13,13 @@ Needs the ``bench`` extra (nlopt).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trfd_jax.benchmarks.machine import machine_info
+from trfd_jax.benchmarks.machine import machine_info, save_json
 from trfd_jax.benchmarks.more_wild import more_wild_53
 
 LOWER, UPPER = 0.1, 20.0
@@ -134,9 +133,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     wins = sum(r["better"] == "trfd_jax" for r in rows)
     losses = sum(r["better"] == "BOBYQA" for r in rows)
     print(f"trfd_jax better on {wins}, BOBYQA better on {losses}, ties {len(rows) - wins - losses}")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"machine": info, "rows": rows}, indent=2))
+    save_json(args.out, {"machine": info, "rows": rows})
     return rows
 
 

@@ -15,7 +15,6 @@ vmapped run (same nfev and status, and the largest difference in the final f).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trfd_jax.benchmarks.machine import machine_info
+from trfd_jax.benchmarks.machine import machine_info, save_json
 
 N = 2
 BUDGET = 300
@@ -151,9 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
             }
         )
     results = {"machine": info, "config": vars(args) | {"out": str(args.out)}, "rows": rows}
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+    save_json(args.out, results)
     return results
 
 

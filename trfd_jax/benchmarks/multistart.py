@@ -15,7 +15,6 @@ Needs the ``bench`` extra (nlopt).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trfd_jax.benchmarks.machine import machine_info
+from trfd_jax.benchmarks.machine import machine_info, save_json
 
 SOLVED = 1e-6
 
@@ -160,9 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
         "newuoa": newuoa,
         "speedup": speedup,
     }
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+    save_json(args.out, results)
     return results
 
 
