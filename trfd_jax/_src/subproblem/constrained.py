@@ -35,6 +35,11 @@ from trfd_jax._src.subproblem.exact import solve_trust_region_subproblem
 
 Array = jax.Array
 
+# FISTA's default caps (Options.fista_max_iter=None): after the box refinement, polishing;
+# from the Generalized Cauchy step, the whole solve.
+FISTA_MAX_ITER_BOX = 50
+FISTA_MAX_ITER = 500
+
 # Constants of the Generalized Cauchy step tests (0 < κ_ubs < κ_lbs < 1, 0 < κ_frd < 1).
 KAPPA_UBS = 0.1
 KAPPA_LBS = 0.9
@@ -229,7 +234,10 @@ def solve_constrained_subproblem(
             x.shape[0] + 1,
             options.subproblem_max_iter,
         )
-    if options.fista_max_iter == 0:
+    fista_max_iter = options.fista_max_iter
+    if fista_max_iter is None:
+        fista_max_iter = FISTA_MAX_ITER_BOX if box is not None else FISTA_MAX_ITER
+    if fista_max_iter == 0:
         return d_cauchy
     d = projected_fista(
         g,
@@ -237,7 +245,7 @@ def solve_constrained_subproblem(
         hessian_norm,
         project,
         d_cauchy,
-        options.fista_max_iter,
+        fista_max_iter,
         options.fista_tol * radius,
     )
     return jnp.where(model_value(g, hessian, d) <= model_value(g, hessian, d_cauchy), d, d_cauchy)
