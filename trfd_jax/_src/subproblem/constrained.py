@@ -10,9 +10,12 @@
 2. For a box Ω: subspace refinement from that step (Moré & Toraldo 1991, as in TRON):
    the subproblem over the free coordinates solved exactly, the step cut at the first
    bound it meets, until the active set stops growing (:func:`box_active_set_step`).
-   It usually lands on the minimizer, so that FISTA's polishing ends after a few
-   iterations: 7.5× less time on 64 vmapped bounded starts (n = 2), and on the bounded
-   Moré–Wild runs equal or lower final values (``benchmarks/bounded_multistart.py``).
+   It usually lands on the minimizer (on the bounded Moré–Wild runs FISTA then stopped
+   after one iteration in 99.7% of the subproblems), so FISTA only polishes, with a
+   smaller cap: 256 vmapped bounded starts of a 2-D problem take 0.10 s instead of 1.27 s
+   with FISTA alone (``python -m trfd_jax.benchmarks.bounded_multistart``), and the
+   data-profile areas on the bounded Moré–Wild set stay within 0.01, at or above the
+   FISTA-only solver's.
 3. Projected FISTA (Beck & Teboulle 2009) on m over D, with step 1/‖H‖₂, started from the
    step so far.
 4. The step with the lower model value of all those seen is returned, so (6) is kept.
