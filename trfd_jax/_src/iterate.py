@@ -12,6 +12,7 @@ objective's own exception back to the caller.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jax
@@ -96,8 +97,10 @@ def _outermost() -> bool:
 
 
 def _run_jit(problem: Problem, x0: Array) -> Result:
+    # TRFD_JAX_COMPILER_OPTIONS=0 compiles with XLA's defaults everywhere.
+    own = os.environ.get("TRFD_JAX_COMPILER_OPTIONS", "1") != "0"
     cpu = jax.default_backend() == "cpu"
-    return (_run_jit_cpu if cpu and _outermost() else _run_jit_default)(problem, x0)
+    return (_run_jit_cpu if own and cpu and _outermost() else _run_jit_default)(problem, x0)
 
 
 def compiled_programs() -> int:
