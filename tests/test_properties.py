@@ -136,6 +136,12 @@ def cases(draw):
 
 def _run(case: dict):
     HOST.update(case=case, points=[], values=[])
+    HOST["runs"] = HOST.get("runs", 0) + 1
+    if HOST["runs"] % 200 == 0:
+        # Every compiled program holds memory mappings, and a process has at most
+        # vm.max_map_count of them: a long sweep over many configurations lets them go.
+        jax.clear_caches()
+        _BOXES.clear()
     n, residuals = case["n"], case["entry"] == "least_squares"
     fun = _black_box(n, residuals, case["dtype"])
     kwargs = dict(

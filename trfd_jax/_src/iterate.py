@@ -73,10 +73,14 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
 
 # XLA's CPU fusion emitters spend about half the compile time of a first call on this
 # program (a loop of ~100 small fusions) and buy it no run time; the legacy emitters give
-# bitwise the same results (benchmarks/cold_start.py; tests/test_golden.py).  Compiler
+# bitwise the same results (benchmarks/cold_start.py; tests/test_minimize.py).  One
+# codegen partition instead of several compiles faster on few cores and maps a quarter of
+# the memory regions per program: a process holds at most vm.max_map_count (65,530)
+# regions, and with XLA's defaults ~330 per compiled solver exhausted them after ~200
+# programs (XLA then crashes); with these options ~70.  Compiler
 # options are only allowed on an outermost jit, so inside a caller's jit/vmap the caller's
 # settings apply.
-_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_cpu_parallel_codegen_split_count": 1}
 _run_jit_cpu = jax.jit(run, compiler_options=_CPU_OPTIONS)
 _run_jit_default = jax.jit(run)
 

@@ -151,26 +151,30 @@ def box_active_set_step(
     max_iter: int,
     subproblem_max_iter: int,
 ) -> Array:
-    """Subspace refinement over D = {lower ≤ d ≤ upper} ∩ {‖d‖ ≤ Δ} (lower ≤ 0 ≤ upper) from
-    a feasible d0, for a convex model (H ⪰ 0, as BFGS keeps it with constraints).
+    """Active-set refinement over D = {lower ≤ d ≤ upper} ∩ {‖d‖ ≤ Δ} (lower ≤ 0 ≤ upper)
+    from a feasible d0, for a convex model (H ⪰ 0, as BFGS keeps it with constraints).
 
-    Moré & Toraldo's scheme, as in TRON (Lin & Moré 1999): with the coordinates of d at
-    their bounds held, the trust-region subproblem in the free coordinates is solved
-    exactly (the eigendecomposition-based solver over the remaining radius); the step
-    moves towards that minimizer up to the first bound it meets, which then joins the
-    active set.  m decreases at every step and the active set only grows, so at most
-    n + 1 steps.  Returns the last point (m(d) ≤ m(d0)).
+    Moré & Toraldo's scheme, as in TRON (Lin & Moré 1999), with releases: with the held
+    coordinates at their bounds, the trust-region subproblem in the free coordinates is
+    solved exactly (the eigendecomposition-based solver over the remaining radius); the
+    step moves towards that minimizer up to the first bound it meets, which is then held.
+    Once the minimizer of a face is reached, the held coordinate whose KKT multiplier has
+    the wrong sign by the most (the model decreases into the box there) is released.  m
+    never increases; at most ``max_iter`` steps.  Returns the last point (m(d) ≤ m(d0)).
     """
     # The held coordinates get a curvature no eigenvalue of H reaches, so that the reduced
     # problem never moves them (not even in its hard case).
     held_curvature = 2.0 * hessian_norm + 1.0
     eps = jnp.finfo(g.dtype).eps
+    tiny = jnp.finfo(g.dtype).tiny
     snap = 4 * eps * (radius + jnp.abs(lower) + jnp.abs(upper))
 
+    def at_bounds(d):
+        at_lower, at_upper = d <= lower + snap, d >= upper - snap
+        return at_lower, at_upper, jnp.where(at_lower, lower, jnp.where(at_upper, upper, d))
+
     def body(carry):
-        k, d, _ = carry
-        held = (d <= lower + snap) | (d >= upper - snap)
-        d = jnp.where(d <= lower + snap, lower, jnp.where(d >= upper - snap, upper, d))
+        k, d, held, _ = carry
         d_held = jnp.where(held, d, 0.0)
         free = ~held
         both = free[:, None] & free[None, :]
@@ -178,27 +182,45 @@ def box_active_set_step(
         reduced_g = jnp.where(free, g + hessian @ d_held, 0.0)
         room = jnp.sqrt(jnp.maximum(radius**2 - d_held @ d_held, 0.0))
         q = solve_trust_region_subproblem(
-            reduced_g, reduced_h, jnp.maximum(room, jnp.finfo(g.dtype).tiny), subproblem_max_iter
+            reduced_g, reduced_h, jnp.maximum(room, tiny), subproblem_max_iter
         )
-        target = d_held + jnp.where(free, q, 0.0)
+        q = jnp.where(free, q, 0.0)
+        target = d_held + q
         step = target - d
         # The largest t ≤ 1 with d + t·step in the box (the ball holds: d and target are in it).
         to_upper = jnp.where(step > 0, (upper - d) / jnp.where(step > 0, step, 1.0), jnp.inf)
         to_lower = jnp.where(step < 0, (lower - d) / jnp.where(step < 0, step, 1.0), jnp.inf)
         t = jnp.clip(jnp.min(jnp.minimum(to_upper, to_lower)), 0.0, 1.0)
-        candidate = jnp.clip(d + t * step, lower, upper)
-        better = jnp.isfinite(model_value(g, hessian, candidate)) & (
-            model_value(g, hessian, candidate) < model_value(g, hessian, d)
-        )
+        reached = t >= 1.0
+        at_lower, at_upper, candidate = at_bounds(jnp.clip(d + t * step, lower, upper))
+        m_d, m_c = model_value(g, hessian, d), model_value(g, hessian, candidate)
+        better = jnp.isfinite(m_c) & (m_c <= m_d)
         d_next = jnp.where(better, candidate, d)
-        done = ~better | (t >= 1.0) | (room <= 0)
-        return k + 1, d_next, done
+        # At the minimizer of the face: KKT multipliers of the held bounds, with the ball's
+        # multiplier μ from the free coordinates (∇m_F + μ d_F = 0).
+        grad = g + hessian @ d_next
+        qq = q @ q
+        mu = jnp.maximum(0.0, -jnp.where(free, grad, 0.0) @ q / jnp.where(qq > 0, qq, 1.0))
+        r = grad + mu * d_next
+        scale = jnp.sqrt(g @ g) + hessian_norm * radius + tiny
+        wrong = (
+            held
+            & (lower < upper)
+            & ((at_upper & (r > 1e-8 * scale)) | (at_lower & (r < -1e-8 * scale)))
+        )
+        release = jnp.arange(g.shape[0]) == jnp.argmax(jnp.where(wrong, jnp.abs(r), -1.0))
+        release = release & jnp.any(wrong) & reached & better
+        held_next = jnp.where(reached, held & ~release, held | at_lower | at_upper)
+        held_next = jnp.where(better, held_next, held)
+        done = ~better | (room <= 0) | (reached & ~jnp.any(wrong))
+        return k + 1, d_next, held_next, done
 
     def cond(carry):
-        k, _, done = carry
+        k, *_, done = carry
         return (k < max_iter) & ~done
 
-    _, d, _ = lax.while_loop(cond, body, (0, d0, jnp.asarray(False)))
+    at_lower, at_upper, d0 = at_bounds(d0)
+    _, d, _, _ = lax.while_loop(cond, body, (0, d0, at_lower | at_upper, jnp.asarray(False)))
     return d
 
 
@@ -234,7 +256,7 @@ def solve_constrained_subproblem(
             lower,
             upper,
             d_cauchy,
-            x.shape[0] + 1,
+            2 * x.shape[0] + 2,
             options.subproblem_max_iter,
         )
     fista_max_iter = options.fista_max_iter
