@@ -32,9 +32,8 @@ def test_closure_over_jitted_data_and_an_integer_tracer():
 
 
 def test_every_nesting_compiles_and_agrees():
-    # At the top level (and under an eager vmap) the solver compiles with its own CPU
-    # compiler options; inside a caller's jit (even one whose inputs are all constants)
-    # or lax.map it must not, and the decisions are the same either way.
+    # Eager, under a caller's jit (even one whose inputs are all constants), under vmap
+    # (eager or jitted) and under lax.map: the same decisions and values.
     def solve(c):
         return trfd_jax.minimize(lambda x: jnp.sum((x - c) ** 2), np.zeros(3), max_evals=60)
 

@@ -12,7 +12,6 @@ objective's own exception back to the caller.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import jax
@@ -71,45 +70,16 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     return out, jax.tree.map(lambda _: True, out)
 
 
-# XLA's CPU fusion emitters spend about half the compile time of a first call on this
-# program (a loop of ~100 small fusions) and buy it no run time; the legacy emitters give
-# bitwise the same results (benchmarks/cold_start.py; tests/test_minimize.py).  One
-# codegen partition instead of several compiles faster on few cores and maps a quarter of
-# the memory regions per program: a process holds at most vm.max_map_count (65,530)
-# regions, and with XLA's defaults ~330 per compiled solver exhausted them after ~200
-# programs (XLA then crashes); with these options ~70.  Compiler
-# options are only allowed on an outermost jit, so inside a caller's jit/vmap the caller's
-# settings apply.
-_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_cpu_parallel_codegen_split_count": 1}
-_run_jit_cpu = jax.jit(run, compiler_options=_CPU_OPTIONS)
-_run_jit_default = jax.jit(run)
-
-
-def _outermost() -> bool:
-    """Whether a jit called now is a top-level one: no trace is active, or only eager
-    ``vmap`` traces over the top level (a batched jit is still compiled on its own)."""
-    try:
-        from jax._src import core
-        from jax._src.interpreters import batching
-
-        trace = core.trace_ctx.trace
-        while isinstance(trace, batching.BatchTrace):
-            trace = trace.parent_trace
-        return isinstance(trace, core.EvalTrace)
-    except (ImportError, AttributeError):  # JAX internals moved: take the safe default
-        return False
-
-
-def _run_jit(problem: Problem, x0: Array) -> Result:
-    # TRFD_JAX_COMPILER_OPTIONS=0 compiles with XLA's defaults everywhere.
-    own = os.environ.get("TRFD_JAX_COMPILER_OPTIONS", "1") != "0"
-    cpu = jax.default_backend() == "cpu"
-    return (_run_jit_cpu if own and cpu and _outermost() else _run_jit_default)(problem, x0)
+# XLA's default compiler options.  (Tried, measured and not kept: the legacy CPU emitters,
+# xla_cpu_use_fusion_emitters=False, halve the compile time of a first call but round some
+# runs differently from a call inside the user's jit, where compiler options cannot apply;
+# one codegen partition changed nothing measurable.)
+_run_jit = jax.jit(run)
 
 
 def compiled_programs() -> int:
     """How many programs of the solver are compiled (for the no-recompile tests)."""
-    return _run_jit_cpu._cache_size() + _run_jit_default._cache_size()
+    return _run_jit._cache_size()
 
 
 def solve(problem: Problem, x0: Array) -> Result:
