@@ -91,10 +91,10 @@ class Options:
             step (constrained subproblem).
         fista_max_iter: cap on the projected FISTA iterations that polish the step of the
             constrained subproblem (0: none).  ``None`` (the default): 50 for a box, where
-            FISTA starts from the subspace refinement's step, which is usually already the
-            minimizer (on the bounded Moré–Wild runs 99.7% of the subproblems needed one
-            iteration), and 500 for other sets, where it starts from the Generalized
-            Cauchy step.  Under ``vmap`` every start waits for the slowest, so the cap sets
+            FISTA starts from the active-set refinement's step, which is usually already
+            the minimizer (in 8 bounded runs of the 2-D Rosenbrock function all 396
+            subproblems needed one iteration), and 500 for other sets, where it starts
+            from the Generalized Cauchy step.  Under ``vmap`` every start waits for the slowest, so the cap sets
             the cost of a bounded multi-start.
         fista_tol: FISTA stops when successive iterates move ≤ fista_tol · Δ.
         dykstra_max_iter: cap on Dykstra's sweeps when projecting onto Ω ∩ B(x, Δ) for a
