@@ -94,8 +94,8 @@ class Options:
             FISTA starts from the active-set refinement's step, which is usually already
             the minimizer (in 8 bounded runs of the 2-D Rosenbrock function all 396
             subproblems needed one iteration), and 500 for other sets, where it starts
-            from the Generalized Cauchy step.  Under ``vmap`` every start waits for the slowest, so the cap sets
-            the cost of a bounded multi-start.
+            from the Generalized Cauchy step.  Under ``vmap`` every start waits for the
+            slowest, so the cap sets the cost of a bounded multi-start.
         fista_tol: FISTA stops when successive iterates move ≤ fista_tol · Δ.
         dykstra_max_iter: cap on Dykstra's sweeps when projecting onto Ω ∩ B(x, Δ) for a
             set without an exact projection onto that intersection.
