@@ -13,8 +13,9 @@ called at.  The invariants, checked against that record:
 * determinism: the same case run twice gives the same result, bit for bit.
 
 The CI profile runs 120 cases (``TRFD_PROPERTY_CI_CASES``); ``pytest -m slow -k
-long_profile`` runs the long profile (``TRFD_PROPERTY_CASES``, default 10,000 cases).  Per static configuration one
-black box is reused, so cases differ only in data and share one compiled solver.
+long_profile`` runs the long profile (``TRFD_PROPERTY_CASES``, default 10,000 cases).
+Per static configuration one black box is reused, so cases differ only in data and share
+one compiled solver.
 """
 
 from __future__ import annotations
