@@ -92,6 +92,19 @@ def test_float32_x0_with_float64_bounds_rounds_the_bounds_inward():
     np.testing.assert_allclose(r.x, [0.7, 0.3], rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_a_subnormal_x0_entry_is_the_zero_the_host_sees(dtype):
+    # Found by the long property profile: XLA flushes subnormal numbers to zero, but the
+    # host saw x0 as given, so Result.x (x0 flushed) was never a point the host evaluated.
+    tiny = np.finfo(dtype).tiny
+    f, points = _recorder(lambda x: float(np.sum((x - 0.5) ** 2)), dtype=dtype)
+    x0 = np.array([tiny / 4, 1.0], dtype)
+    with pytest.warns(UserWarning, match="subnormal"):
+        r = trfd_jax.minimize(f, x0, max_evals=20)
+    assert points[0][0] == 0.0  # f(x0) was evaluated at the flushed start
+    assert any(np.array_equal(p, np.asarray(r.x)) for p in points)
+
+
 def test_bounds_no_dtype_number_satisfies_are_refused():
     with pytest.raises(ValueError, match="No float32 number lies in the unrelaxable bounds"):
         trfd_jax.minimize(

@@ -60,6 +60,7 @@ def prepare_x0(x0: Any) -> Array:
         )
     if _is_concrete(x0) and not np.all(np.isfinite(np.asarray(x0))):
         raise ValueError("x0 has non-finite entries (NaN or inf); give a finite start.")
+    x0 = _flush_subnormal(x0, dtype)
     if dtype == jnp.float32:
         warnings.warn(
             "trfd_jax is running in float32: finite-difference gradients are much less "
@@ -68,6 +69,30 @@ def prepare_x0(x0: Any) -> Array:
             stacklevel=3,
         )
     return jnp.asarray(x0, dtype)
+
+
+def _flush_subnormal(x0: Any, dtype: Any) -> Any:
+    """x0 with its subnormal entries set to 0, as XLA would set them.
+
+    XLA flushes subnormal numbers to zero in its arithmetic, but a host objective would
+    see x0 as given: the start the host evaluated and the start the solver iterates from
+    would differ (by less than the dtype's smallest normal number).  Zero is used for
+    both, with a warning where x0 is concrete.
+    """
+    tiny = np.finfo(np.dtype(dtype)).tiny
+    if _is_concrete(x0):
+        x = np.asarray(x0, dtype)
+        sub = (x != 0) & (np.abs(x) < tiny)
+        if sub.any():
+            warnings.warn(
+                f"x0 has {int(sub.sum())} subnormal entries (0 < |x| < {tiny:.3g}); they "
+                "are set to 0, as XLA's arithmetic would.",
+                stacklevel=4,
+            )
+            x = np.where(sub, np.zeros((), dtype), x)
+        return x
+    x = jnp.asarray(x0, dtype)
+    return jnp.where(jnp.abs(x) < tiny, jnp.zeros((), dtype), x)
 
 
 def make_objective(
