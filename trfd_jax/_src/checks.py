@@ -260,9 +260,14 @@ def make_constraint(
     return None if constraint is None else constraint.validate(n, dtype)
 
 
+# Compiled, not run op by op: a concrete x0 (a loop over starts) is then projected by the
+# same fused arithmetic as a traced one (inside the caller's jit(vmap)), to the bit.
+_project = jax.jit(lambda constraint, x: constraint.project(x))
+
+
 def project_x0(constraint: ConvexSet, x0: Array) -> Array:
     """x0 projected onto Ω (with a warning when a concrete x0 moves)."""
-    projected = constraint.project(x0)
+    projected = _project(constraint, x0)
     if _is_concrete(x0) and _is_concrete(projected) and not any_tracer(constraint):
         if not bool(constraint.contains(projected)):
             raise ValueError(

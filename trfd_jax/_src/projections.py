@@ -41,12 +41,15 @@ def project_box_ball(z: Array, lower: Array, upper: Array, radius: Array) -> Arr
     def body(_, bracket):
         lo_mu, hi_mu = bracket
         mid = 0.5 * (lo_mu + hi_mu)
-        d = jnp.clip(z / (1.0 + mid), lower, upper)
+        d = jnp.clip(z * (1.0 / (1.0 + mid)), lower, upper)  # see below
         too_long = d @ d > radius**2
         return jnp.where(too_long, mid, lo_mu), jnp.where(too_long, hi_mu, mid)
 
     _, mu = lax.fori_loop(0, iterations, body, (jnp.zeros((), dtype), hi))
-    d = jnp.clip(z / (1.0 + mu), lower, upper)
+    # z · (1/(1+μ)), not z/(1+μ): XLA turns a division by a broadcast scalar into this
+    # product in an unbatched program but not always under vmap; written out, a vmapped
+    # run rounds as a loop over starts does.
+    d = jnp.clip(z * (1.0 / (1.0 + mu)), lower, upper)
     return jnp.where(inside, clipped, d)
 
 

@@ -114,6 +114,18 @@ def add(
     )
 
 
+def _as_stored(points: Array) -> Array:
+    """``points`` unchanged, as XLA must materialize them for f.
+
+    A select XLA cannot see through (it is the identity): without it, XLA may fuse the
+    arithmetic that made the points (a projection's x·c, say) into f's own arithmetic with
+    fused multiply-adds, so f would be computed at a point a rounding away from the one
+    recorded, and differently in a batched (vmap) program and an unbatched one.  With it, a
+    vmapped run and a loop over starts round alike (tests/test_constraints.py).
+    """
+    return jnp.where(jnp.isnan(points), jnp.nan, points)
+
+
 def evaluate(
     problem: Any,
     record: Record,
@@ -135,6 +147,7 @@ def evaluate(
     """
     if problem.constraint is not None:
         points = problem.constraint.clip_points(points)
+    points = _as_stored(points)
     if iterate is None or not problem.options.reuse_evaluations:
         evaluation = problem.objective.evaluate(points, active, problem.args)
         record = add(

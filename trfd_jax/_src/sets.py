@@ -255,9 +255,14 @@ class _NormBall(ConvexSet):
 
     _project_centered: ClassVar[Callable[..., Array]]
 
+    _norm: ClassVar[Callable[[Array], Array]]
+
     def project(self, x):
         c = 0.0 if self.center is None else self.center
-        return c + self._project_centered(x - c, self.radius)
+        # A point of the ball is its own projection, exactly: the scaling by r/‖x − c‖
+        # (1 for such a point) is compiled with an approximate reciprocal square root.
+        inside = self._norm(x - c) <= self.radius
+        return jnp.where(inside, x, c + self._project_centered(x - c, self.radius))
 
     def validate(self, n, dtype):
         name = type(self).__name__
@@ -272,6 +277,7 @@ class L2Ball(_NormBall):
     """Ω = {‖x − center‖₂ ≤ radius} (relaxable). ``center=None``: the origin."""
 
     _project_centered = staticmethod(_l2_ball)
+    _norm = staticmethod(lambda d: jnp.sqrt(d @ d))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,6 +285,7 @@ class L1Ball(_NormBall):
     """Ω = {‖x − center‖₁ ≤ radius} (relaxable). ``center=None``: the origin."""
 
     _project_centered = staticmethod(_l1_ball)
+    _norm = staticmethod(lambda d: jnp.sum(jnp.abs(d)))
 
 
 _register(L2Ball, ["radius", "center"])

@@ -48,10 +48,12 @@ def update_hessian(
     sy = s @ y
     ss = s @ s
     if kind == "bfgs":
-        # H ← H + y yᵀ / (sᵀy) − (Hs)(Hs)ᵀ / (sᵀHs)
+        # H ← H + y yᵀ / (sᵀy) − (Hs)(Hs)ᵀ / (sᵀHs), the divisions as products with the
+        # reciprocals: XLA rewrites A / broadcast(c) so in an unbatched program but not always
+        # under vmap, and a vmapped run would round differently from a loop over starts.
         hs = hessian @ s
         shs = s @ hs
-        new = hessian + jnp.outer(y, y) / sy - jnp.outer(hs, hs) / shs
+        new = hessian + jnp.outer(y, y) * (1 / sy) - jnp.outer(hs, hs) * (1 / shs)
         if convex:
             ok = (sy > eps * jnp.sqrt(ss * (y @ y))) & (shs > 0)
         else:
