@@ -13,7 +13,8 @@ Stored histories change only with an intended change of the algorithm, said in t
 that rewrites them: the bounded ones were rewritten for the box subproblem's subspace
 refinement (issue 14; data-profile areas within 0.01, see that commit); both sets again when
 the batched program was made to round as the unbatched one (reciprocals in BFGS, points
-reaching f as stored; 153 of 1272 arrays, areas within 0.002).
+reaching f as stored; 153 of 1272 arrays, areas within 0.002); the bounded ones once more
+for ``cauchy_max_iter`` 50 → 5 (areas identical).
 
 ``tests/test_golden.py`` runs a CI-sized subset (and the whole set under ``-m slow``).
 Runs go through the benchmark runner (one ``jit(vmap)`` call per dimension), so this also
