@@ -345,8 +345,8 @@ def test_vmap_over_boxes_equals_loop():
         np.testing.assert_allclose(batched.x[k], single.x, rtol=1e-7, atol=1e-9)
 
 
+# Unconstrained: tests/test_minimize.py::test_vmap_equals_python_loop_on_16_starts.
 _COMPOSITIONS = {
-    "unconstrained": {},
     "bounds": {"bounds": (-0.5, 2.0)},
     "ball": {"constraint": L2Ball(1.0)},
     "bounds ∩ ball (Dykstra)": {"bounds": (-0.5, 2.0), "constraint": L2Ball(1.2)},
