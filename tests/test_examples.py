@@ -1,5 +1,6 @@
 """The quick examples run as scripts (the demo, `examples/quickstart.py`, runs in `make
-demo`; the parallel simulator sleeps on purpose and is left to its own command)."""
+demo`; the parallel simulator sleeps on purpose and is left to its own command); the two
+application examples run in their reduced size (``TRFD_EXAMPLES_QUICK=1``)."""
 
 import runpy
 from pathlib import Path
@@ -16,3 +17,28 @@ def test_example_runs(name, capsys):
     with jax.numpy_dtype_promotion("standard"):
         runpy.run_path(str(EXAMPLES / name), run_name="__main__")
     assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("predator_prey_calibration.py", "of 8 starts reached it"),
+        ("tune_hyperparameters.py", "validation loss lowered on 4 of 4 seeds"),
+    ],
+)
+def test_application_example_runs_in_its_reduced_size(
+    name, expected, capsys, monkeypatch, tmp_path
+):
+    if name.startswith("predator"):
+        pytest.importorskip("diffrax")
+    monkeypatch.setenv("TRFD_EXAMPLES_QUICK", "1")
+    monkeypatch.chdir(tmp_path)  # the calibration writes its figure to the current folder
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    out = capsys.readouterr().out
+    assert expected in out
+    if name.startswith("predator"):
+        # Every start reached the same best fit, which fits the data better than the truth.
+        best = float(out.split("best f = ")[1].split(";")[0])
+        truth = float(out.split("f at the ground truth = ")[1].split()[0])
+        assert best < truth
+        assert (tmp_path / "predator_prey_fit.png").exists() or "no figure" in out

@@ -51,7 +51,7 @@ from trfd_jax.benchmarks.more_wild import LeastSquaresProblem
 
 __all__ = ["PEERS", "Noise", "Peer", "PeerRun", "Recorder", "numpy_objective", "numpy_residuals"]
 
-Bounds = tuple[float, float] | None
+Bounds = tuple[Any, Any] | None  # (lower, upper): scalars or shape (n,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +144,8 @@ class Recorder:
 
     def _record(self, x: np.ndarray, clean: float) -> float:
         if self.bounds is not None:
-            violation = max(self.bounds[0] - x.min(), x.max() - self.bounds[1], 0.0)
+            # bounds: scalars (the Moré–Wild box) or per-variable vectors
+            violation = max(np.max(self.bounds[0] - x), np.max(x - self.bounds[1]), 0.0)
             self.outside += int(violation > 0.0)
             self.max_violation = max(self.max_violation, float(violation))
         e = 0.0 if self._rng is None else float(self._rng.uniform(-1.0, 1.0) * self.half_width)
@@ -275,7 +276,7 @@ class Peer:
             problem: a Moré–Wild problem.
             x0: starting point (inside the bounds).
             budget: evaluation limit (100 (n + 1) in the benchmarks).
-            bounds: ``(lower, upper)`` scalars for every variable, or None.
+            bounds: ``(lower, upper)``, scalars for every variable or shape (n,), or None.
             seed: seed for peers that draw random numbers.
             noise: additive noise, or None.
             f0: noiseless f(x₀) (the noise scale of relative noise); computed if None.

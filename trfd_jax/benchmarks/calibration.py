@@ -1,0 +1,356 @@
+"""The first paper's §4.3 comparison: ODE calibration from 171 starts against BOBYQA.
+
+The problem is :mod:`trfd_jax.benchmarks.predator_prey` (Rosenzweig–MacArthur in diffrax,
+six parameters scaled by their order of magnitude, unrelaxable bounds 1 ≤ θ / ω ≤ 10, 171
+Halton starts).  Every solver gets the paper's budget of 100 simplex gradients, 100 (n + 1)
+= 700 evaluations, per start.
+
+* **Data profiles** (Moré & Wild 2009) at τ = 1e-1, 1e-2, …, 1e-7 over the 171 starts:
+  trfd_jax ``minimize`` (default options, and the paper's settings ``Options.paper()``),
+  trfd_jax ``least_squares`` with the Gauss–Newton search, nlopt BOBYQA, Py-BOBYQA and
+  DFO-LS (on the residuals).  trfd_jax solves each variant's 171 starts in one
+  ``jax.jit(jax.vmap(...))`` call on the JAX-native objective and reports its own history
+  (the best value after each evaluation); the peers see the same diffrax solve, jitted,
+  through NumPy, and their histories come from a recorder of every call
+  (:class:`trfd_jax.benchmarks.peers.Recorder`).  f_L is the lowest value any solver
+  found from that start.
+* **Bounds**, counted: every point at which any solver evaluated f is checked against the
+  box — for trfd_jax by a host callback inside the objective of the profile runs (every
+  point of the batch, finished starts included), for the peers by their recorder.
+* **Wall clock**: the 171 starts in one ``jax.jit(jax.vmap(minimize))`` call, with
+  compilation (after ``jax.clear_caches()``) and without, against a Python loop of nlopt
+  BOBYQA over the same starts on the same objective; medians over ``--repeats`` runs, in
+  one process, on one machine.  Then how the vmapped time grows with the number of starts
+  (``--scaling``, default 16, 171 and 1024 Halton starts).
+
+    python -m trfd_jax.benchmarks.calibration --out benchmarks/results/calibration
+
+(about 25 minutes on 2 cores).  Needs the ``bench`` extra (nlopt, Py-BOBYQA, DFO-LS,
+matplotlib) and diffrax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trfd_jax.benchmarks import predator_prey as pp
+from trfd_jax.benchmarks.machine import machine_info, save_json
+from trfd_jax.benchmarks.profiles import (
+    TOLERANCES,
+    data_profile_area,
+    lowest_values,
+    plot_profiles,
+    solve_evaluations,
+)
+
+ALL_TOLERANCES: tuple[float, ...] = tuple(10.0**-k for k in range(1, 8))
+"""τ = 1e-1 … 1e-7: the table; the figure shows :data:`TOLERANCES`."""
+PEER_NAMES: tuple[str, ...] = ("bobyqa", "pybobyqa", "dfols")
+
+
+@dataclasses.dataclass
+class BoxCounter:
+    """Counts the points f is evaluated at, and those outside the box, on the host."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    points: int = 0
+    outside: int = 0
+
+    def _host(self, theta: np.ndarray) -> np.ndarray:
+        flat = np.asarray(theta).reshape(-1, theta.shape[-1])
+        self.points += flat.shape[0]
+        self.outside += int(np.sum(np.any((flat < self.lower) | (flat > self.upper), axis=1)))
+        return np.zeros(theta.shape[:-1], theta.dtype)
+
+    def __call__(self, theta: jax.Array) -> jax.Array:
+        """A zero that is computed on the host from θ (add it to f or F)."""
+        shape = jax.ShapeDtypeStruct(theta.shape[:-1], theta.dtype)
+        return jax.pure_callback(self._host, shape, theta, vmap_method="broadcast_all")
+
+
+def trfd_variants(problem: pp.CalibrationProblem) -> dict[str, Callable]:
+    """The trfd_jax runs of the profiles: name → ``solve(x0, counter) -> Result``."""
+    import trfd_jax
+
+    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+
+    def minimize(options):
+        def solve(x0, counter):
+            f = problem.objective
+            fun = f if counter is None else (lambda t: f(t) + counter(t))
+            return trfd_jax.minimize(
+                fun, x0, bounds=problem.bounds, max_evals=budget, options=options
+            )
+
+        return solve
+
+    def least_squares(x0, counter):
+        F = problem.residuals
+        fun = F if counter is None else (lambda t: F(t) + counter(t))
+        result = trfd_jax.least_squares(fun, x0, bounds=problem.bounds, max_evals=budget)
+        # least_squares reports the cost ½‖F‖²; the profiles compare f = ‖F‖².
+        return result._replace(f=2.0 * result.f, history=2.0 * result.history)
+
+    return {
+        "trfd_jax": minimize(trfd_jax.Options()),
+        "trfd_jax (paper settings)": minimize(trfd_jax.Options.paper()),
+        "trfd_jax least_squares (Gauss–Newton)": least_squares,
+    }
+
+
+def run_trfd(problem: pp.CalibrationProblem, starts: np.ndarray, solve: Callable) -> dict:
+    """One variant on every start, in one ``jit(vmap)`` call, with the box counted."""
+    counter = BoxCounter(problem.lower, problem.upper)
+    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+    t = time.perf_counter()
+    result = jax.jit(jax.vmap(lambda x0: solve(x0, counter)))(jnp.asarray(starts))
+    result = jax.tree.map(np.asarray, jax.block_until_ready(result))
+    wall = time.perf_counter() - t
+    assert int(result.nfev.max()) <= budget
+    return {
+        "history": result.history[:, :budget],
+        "f": result.f,
+        "x": result.x,
+        "nfev": result.nfev,
+        "status": result.status,
+        "points_checked": counter.points,
+        "outside": counter.outside,
+        "wall_with_compile_s": wall,
+    }
+
+
+def run_peer(problem: pp.CalibrationProblem, starts: np.ndarray, name: str) -> dict:
+    """A peer on every start, one start after the other, every call recorded."""
+    from trfd_jax.benchmarks.peers import PEERS
+
+    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+    peer = PEERS[name]
+    reason = peer.unavailable(problem.bounds)
+    if reason is not None:
+        raise RuntimeError(reason)
+    runs = [peer.run(problem, x0, budget, bounds=problem.bounds) for x0 in starts]
+    return {
+        "history": np.stack([r.history for r in runs]),
+        "nfev": np.array([r.nfev for r in runs]),
+        "overshoot": int(sum(r.overshoot for r in runs)),
+        "points_checked": int(sum(r.nfev for r in runs)),
+        "outside": int(sum(r.outside for r in runs)),
+        "max_violation": float(max(r.max_violation for r in runs)),
+        "wall_s": float(sum(r.wall_s for r in runs)),
+        "version": peer.version(),
+    }
+
+
+def profiles(histories: dict[str, np.ndarray], f0: np.ndarray) -> dict[str, list[float]]:
+    """Data-profile areas per solver at each τ of :data:`ALL_TOLERANCES`.
+
+    Args:
+        histories: per solver, shape (starts, budget): best f after each evaluation.
+        f0: f(x₀) per start.
+    """
+    names = list(histories)
+    per_start = [np.stack([histories[s][p] for s in names]) for p in range(len(f0))]
+    n = np.full(len(f0), 6)
+    f_low = lowest_values(per_start, f0)
+    areas = {s: [] for s in names}
+    for tau in ALL_TOLERANCES:
+        t = solve_evaluations(per_start, f0, tau, f_low)
+        for s, a in zip(names, data_profile_area(t, n), strict=True):
+            areas[s].append(float(a))
+    return areas
+
+
+def time_trfd(problem: pp.CalibrationProblem, starts: np.ndarray, repeats: int) -> dict:
+    """Medians of the vmapped default run's wall time, with and without compilation."""
+    import trfd_jax
+
+    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+    x0 = jnp.asarray(starts)
+    cold, warm = [], []
+    for _ in range(repeats):
+        jax.clear_caches()
+        solve = jax.jit(
+            jax.vmap(
+                lambda s: trfd_jax.minimize(
+                    problem.objective, s, bounds=problem.bounds, max_evals=budget
+                )
+            )
+        )
+        t = time.perf_counter()
+        jax.block_until_ready(solve(x0))
+        cold.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        result = jax.block_until_ready(solve(x0))
+        warm.append(time.perf_counter() - t)
+    return {
+        "starts": len(starts),
+        "wall_with_compile_s": statistics.median(cold),
+        "wall_s": statistics.median(warm),
+        "median_f": float(np.median(np.asarray(result.f))),
+    }
+
+
+def time_bobyqa(problem: pp.CalibrationProblem, starts: np.ndarray, repeats: int) -> dict:
+    """Median wall time of a Python loop of nlopt BOBYQA over the starts (the objective is
+    the same diffrax solve, jitted once, called with NumPy vectors)."""
+    import nlopt
+
+    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+    f = jax.jit(problem.objective)
+    f(jnp.asarray(starts[0])).block_until_ready()  # compile outside the timing
+    times, best = [], []
+    for _ in range(repeats):
+        best = []
+        t = time.perf_counter()
+        for x0 in starts:
+            seen = [np.inf]
+
+            def objective(x, grad, seen=seen):
+                value = float(f(x))
+                if value < seen[0]:  # NaN compares False: never best
+                    seen[0] = value
+                return value
+
+            opt = nlopt.opt(nlopt.LN_BOBYQA, problem.n)
+            opt.set_min_objective(objective)
+            opt.set_lower_bounds(problem.lower)
+            opt.set_upper_bounds(problem.upper)
+            opt.set_maxeval(budget)
+            try:
+                opt.optimize(x0)
+            except (nlopt.RoundoffLimited, RuntimeError, ValueError):
+                pass  # the best value seen stands
+            best.append(seen[0])
+        times.append(time.perf_counter() - t)
+    return {
+        "starts": len(starts),
+        "wall_s": statistics.median(times),
+        "median_f": float(np.median(best)),
+    }
+
+
+def _table(areas: dict[str, list[float]]) -> str:
+    width = max(len(s) for s in areas) + 2
+    head = "solver".ljust(width) + "".join(f"{f'τ=1e-{k}':>9}" for k in range(1, 8))
+    lines = [head]
+    for s, row in areas.items():
+        lines.append(s.ljust(width) + "".join(f"{a:>9.3f}" for a in row))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=171)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scaling", type=int, nargs="*", default=[16, 171, 1024])
+    parser.add_argument("--scaling-repeats", type=int, default=3)
+    parser.add_argument("--peers", nargs="*", default=list(PEER_NAMES))
+    parser.add_argument("--out", type=Path, default=None, help="folder for JSON and PNG")
+    args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)
+    info = machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores, jax {info['jax']} ({info['backend']})")
+    problem = pp.calibration_problem()
+    starts = pp.starting_points(args.starts)
+    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+    f = jax.jit(problem.objective)
+    f0 = np.array([float(f(s)) for s in starts])
+    truth = float(f(jnp.asarray(pp.THETA_TRUE) / jnp.asarray(pp.MAGNITUDE)))
+    print(f"{len(starts)} starts, budget {budget}, f at the ground truth {truth:.6g}")
+
+    runs: dict[str, dict] = {}
+    for name, solve in trfd_variants(problem).items():
+        runs[name] = run_trfd(problem, starts, solve)
+        print(f"  {name}: {runs[name]['wall_with_compile_s']:.1f} s (compile included)", flush=True)
+    for name in args.peers:
+        runs[name] = run_peer(problem, starts, name)
+        print(f"  {name}: {runs[name]['wall_s']:.1f} s", flush=True)
+    histories = {name: run["history"] for name, run in runs.items()}
+    areas = profiles(histories, f0)
+    print(f"\nData-profile areas (κ ≤ 100 simplex gradients, {len(starts)} starts):")
+    print(_table(areas))
+    per_start = [np.stack([h[p] for h in histories.values()]) for p in range(len(f0))]
+    f_low = lowest_values(per_start, f0)
+    print(f"\nf_L: median {np.median(f_low):.6g}, min {f_low.min():.6g}")
+    print("evaluations outside the bounds (points checked):")
+    for name, run in runs.items():
+        worst = run.get("max_violation", 0.0)
+        print(f"  {name}: {run['outside']} of {run['points_checked']} (farthest {worst:.1e})")
+
+    timing = {"trfd_jax": time_trfd(problem, starts, args.repeats)}
+    timing["bobyqa_loop"] = time_bobyqa(problem, starts, args.repeats)
+    bob = timing["bobyqa_loop"]["wall_s"]
+    tr = timing["trfd_jax"]
+    print(
+        f"\nwall clock, {len(starts)} starts, medians of {args.repeats}: BOBYQA loop {bob:.2f} s; "
+        f"trfd_jax jit(vmap) {tr['wall_with_compile_s']:.2f} s cold "
+        f"({bob / tr['wall_with_compile_s']:.1f}x), {tr['wall_s']:.2f} s warm "
+        f"({bob / tr['wall_s']:.1f}x)"
+    )
+    scaling = []
+    for count in args.scaling:
+        row = time_trfd(problem, pp.starting_points(count), args.scaling_repeats)
+        scaling.append(row)
+        print(
+            f"  {count:>5} starts: {row['wall_with_compile_s']:.2f} s cold, "
+            f"{row['wall_s']:.2f} s warm ({1e3 * row['wall_s'] / count:.1f} ms per start)",
+            flush=True,
+        )
+
+    results = {
+        "machine": info,
+        "problem": {
+            "theta_true": pp.THETA_TRUE,
+            "magnitude": pp.MAGNITUDE,
+            "starts": len(starts),
+            "budget": budget,
+            "tolerance": pp.TOLERANCE,
+            "max_steps": pp.MAX_STEPS,
+        },
+        "tolerances": ALL_TOLERANCES,
+        "areas": areas,
+        "outside": {
+            name: [run["outside"], run["points_checked"], run.get("max_violation", 0.0)]
+            for name, run in runs.items()
+        },
+        "final_f_median": {n: float(np.median(np.min(h, axis=1))) for n, h in histories.items()},
+        "timing": timing,
+        "scaling": scaling,
+        "repeats": args.repeats,
+    }
+    if args.out is not None:
+        save_json(args.out / "calibration.json", results)
+        np.savez_compressed(
+            args.out / "histories.npz",
+            solvers=np.array(list(histories)),
+            histories=np.stack(list(histories.values())),
+            f0=f0,
+            starts=starts,
+        )
+        plot_profiles(
+            per_start,
+            f0,
+            np.full(len(f0), problem.n),
+            list(histories),
+            args.out / "data_profiles.png",
+            tolerances=TOLERANCES,
+            title=f"Rosenzweig–MacArthur calibration, {len(starts)} starts, unrelaxable bounds",
+        )
+        print(f"wrote {args.out}")
+    return json.loads(json.dumps(results, default=float))
+
+
+if __name__ == "__main__":
+    main()
