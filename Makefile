@@ -14,12 +14,12 @@ demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[examples]"
 	$(BIN)/python examples/quickstart.py
 
-# Install the library with the test extras, lint, then run the test suite (slow tests
-# excluded; run them with `$(BIN)/python -m pytest -m slow`).
+# Install the library with the test extras, lint, then run the test suite on two worker
+# processes (slow tests excluded; run them with `$(BIN)/python -m pytest -m slow`).
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q
 
 # Multi-start wall-clock benchmark against a Python loop of nlopt NEWUOA (bench extra).
 bench-multistart: $(BIN)/python
