@@ -172,25 +172,33 @@ def profiles(histories: dict[str, np.ndarray], f0: np.ndarray) -> dict[str, list
     return areas
 
 
-def time_trfd(problem: pp.CalibrationProblem, starts: np.ndarray, repeats: int) -> dict:
-    """Medians of the vmapped default run's wall time, with and without compilation."""
+def time_trfd(
+    problem: pp.CalibrationProblem, starts: np.ndarray, repeats: int, cold_repeats: int
+) -> dict:
+    """Medians of the vmapped default run's wall time: ``cold_repeats`` first calls (after
+    ``jax.clear_caches()``: trace and compile included) and ``repeats`` later calls."""
     import trfd_jax
 
     budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
     x0 = jnp.asarray(starts)
-    cold, warm = [], []
-    for _ in range(repeats):
-        jax.clear_caches()
-        solve = jax.jit(
+
+    def make():
+        return jax.jit(
             jax.vmap(
                 lambda s: trfd_jax.minimize(
                     problem.objective, s, bounds=problem.bounds, max_evals=budget
                 )
             )
         )
+
+    cold, warm = [], []
+    for _ in range(cold_repeats):
+        jax.clear_caches()
+        solve = make()
         t = time.perf_counter()
         jax.block_until_ready(solve(x0))
         cold.append(time.perf_counter() - t)
+    for _ in range(repeats):
         t = time.perf_counter()
         result = jax.block_until_ready(solve(x0))
         warm.append(time.perf_counter() - t)
@@ -198,7 +206,10 @@ def time_trfd(problem: pp.CalibrationProblem, starts: np.ndarray, repeats: int) 
         "starts": len(starts),
         "wall_with_compile_s": statistics.median(cold),
         "wall_s": statistics.median(warm),
+        "cold_repeats": cold_repeats,
+        "repeats": repeats,
         "median_f": float(np.median(np.asarray(result.f))),
+        "evaluations": int(np.sum(np.asarray(result.nfev))),
     }
 
 
@@ -250,31 +261,20 @@ def _table(areas: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--starts", type=int, default=171)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--scaling", type=int, nargs="*", default=[16, 171, 1024])
-    parser.add_argument("--scaling-repeats", type=int, default=3)
-    parser.add_argument("--peers", nargs="*", default=list(PEER_NAMES))
-    parser.add_argument("--out", type=Path, default=None, help="folder for JSON and PNG")
-    args = parser.parse_args(argv)
-    jax.config.update("jax_enable_x64", True)
-    info = machine_info()
-    print(f"machine: {info['cpu']}, {info['cores']} cores, jax {info['jax']} ({info['backend']})")
-    problem = pp.calibration_problem()
-    starts = pp.starting_points(args.starts)
-    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+PARTS = ("profiles", "wallclock", "scaling")
+
+
+def run_profiles(
+    problem: pp.CalibrationProblem, starts: np.ndarray, peers: list[str], out: Path | None
+) -> dict[str, Any]:
+    """The data profiles and the bounds count (every trfd_jax variant and peer)."""
     f = jax.jit(problem.objective)
     f0 = np.array([float(f(s)) for s in starts])
-    truth = float(f(jnp.asarray(pp.THETA_TRUE) / jnp.asarray(pp.MAGNITUDE)))
-    print(f"{len(starts)} starts, budget {budget}, f at the ground truth {truth:.6g}")
-
     runs: dict[str, dict] = {}
     for name, solve in trfd_variants(problem).items():
         runs[name] = run_trfd(problem, starts, solve)
         print(f"  {name}: {runs[name]['wall_with_compile_s']:.1f} s (compile included)", flush=True)
-    for name in args.peers:
+    for name in peers:
         runs[name] = run_peer(problem, starts, name)
         print(f"  {name}: {runs[name]['wall_s']:.1f} s", flush=True)
     histories = {name: run["history"] for name, run in runs.items()}
@@ -288,52 +288,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, run in runs.items():
         worst = run.get("max_violation", 0.0)
         print(f"  {name}: {run['outside']} of {run['points_checked']} (farthest {worst:.1e})")
-
-    timing = {"trfd_jax": time_trfd(problem, starts, args.repeats)}
-    timing["bobyqa_loop"] = time_bobyqa(problem, starts, args.repeats)
-    bob = timing["bobyqa_loop"]["wall_s"]
-    tr = timing["trfd_jax"]
-    print(
-        f"\nwall clock, {len(starts)} starts, medians of {args.repeats}: BOBYQA loop {bob:.2f} s; "
-        f"trfd_jax jit(vmap) {tr['wall_with_compile_s']:.2f} s cold "
-        f"({bob / tr['wall_with_compile_s']:.1f}x), {tr['wall_s']:.2f} s warm "
-        f"({bob / tr['wall_s']:.1f}x)"
-    )
-    scaling = []
-    for count in args.scaling:
-        row = time_trfd(problem, pp.starting_points(count), args.scaling_repeats)
-        scaling.append(row)
-        print(
-            f"  {count:>5} starts: {row['wall_with_compile_s']:.2f} s cold, "
-            f"{row['wall_s']:.2f} s warm ({1e3 * row['wall_s'] / count:.1f} ms per start)",
-            flush=True,
-        )
-
-    results = {
-        "machine": info,
-        "problem": {
-            "theta_true": pp.THETA_TRUE,
-            "magnitude": pp.MAGNITUDE,
-            "starts": len(starts),
-            "budget": budget,
-            "tolerance": pp.TOLERANCE,
-            "max_steps": pp.MAX_STEPS,
-        },
-        "tolerances": ALL_TOLERANCES,
-        "areas": areas,
-        "outside": {
-            name: [run["outside"], run["points_checked"], run.get("max_violation", 0.0)]
-            for name, run in runs.items()
-        },
-        "final_f_median": {n: float(np.median(np.min(h, axis=1))) for n, h in histories.items()},
-        "timing": timing,
-        "scaling": scaling,
-        "repeats": args.repeats,
-    }
-    if args.out is not None:
-        save_json(args.out / "calibration.json", results)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
-            args.out / "histories.npz",
+            out / "histories.npz",
             solvers=np.array(list(histories)),
             histories=np.stack(list(histories.values())),
             f0=f0,
@@ -344,10 +302,93 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f0,
             np.full(len(f0), problem.n),
             list(histories),
-            args.out / "data_profiles.png",
+            out / "data_profiles.png",
             tolerances=TOLERANCES,
             title=f"Rosenzweig–MacArthur calibration, {len(starts)} starts, unrelaxable bounds",
         )
+    return {
+        "tolerances": ALL_TOLERANCES,
+        "areas": areas,
+        "outside": {
+            name: [run["outside"], run["points_checked"], run.get("max_violation", 0.0)]
+            for name, run in runs.items()
+        },
+        "final_f_median": {n: float(np.median(np.min(h, axis=1))) for n, h in histories.items()},
+        "status_counts": {
+            name: dict(zip(*(np.unique(run["status"], return_counts=True)), strict=True))
+            for name, run in runs.items()
+            if "status" in run
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=171)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scaling", type=int, nargs="*", default=[16, 171, 1024])
+    parser.add_argument(
+        "--scaling-repeats", type=int, default=3, help="warm calls per size (one cold call)"
+    )
+    parser.add_argument("--peers", nargs="*", default=list(PEER_NAMES))
+    parser.add_argument("--out", type=Path, default=None, help="folder for JSON and PNG")
+    args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)
+    info = machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores, jax {info['jax']} ({info['backend']})")
+    print(f"devices: {info['devices']}")
+    problem = pp.calibration_problem()
+    starts = pp.starting_points(args.starts)
+    budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
+    truth = float(
+        jax.jit(problem.objective)(jnp.asarray(pp.THETA_TRUE) / jnp.asarray(pp.MAGNITUDE))
+    )
+    print(f"{len(starts)} starts, budget {budget}, f at the ground truth {truth:.6g}")
+    results: dict[str, Any] = {
+        "machine": info,
+        "problem": {
+            "theta_true": pp.THETA_TRUE,
+            "magnitude": pp.MAGNITUDE,
+            "starts": len(starts),
+            "budget": budget,
+            "tolerance": pp.TOLERANCE,
+            "max_steps": pp.MAX_STEPS,
+        },
+        "repeats": args.repeats,
+    }
+    if "profiles" in args.parts:
+        results.update(run_profiles(problem, starts, args.peers, args.out))
+    if "wallclock" in args.parts:
+        tr = time_trfd(problem, starts, args.repeats, args.repeats)
+        results["timing"] = {"trfd_jax": tr}
+        line = (
+            f"\nwall clock, {len(starts)} starts, medians of {args.repeats}: "
+            f"trfd_jax jit(vmap) {tr['wall_with_compile_s']:.2f} s cold, {tr['wall_s']:.2f} s warm"
+        )
+        if "bobyqa" in args.peers:
+            results["timing"]["bobyqa_loop"] = time_bobyqa(problem, starts, args.repeats)
+            bob = results["timing"]["bobyqa_loop"]["wall_s"]
+            line += (
+                f"; BOBYQA loop {bob:.2f} s: ratio {bob / tr['wall_with_compile_s']:.2f}x cold, "
+                f"{bob / tr['wall_s']:.2f}x warm"
+            )
+        print(line, flush=True)
+    if "scaling" in args.parts:
+        print(
+            f"vmapped time against the number of starts (1 cold call, {args.scaling_repeats} warm):"
+        )
+        results["scaling"] = []
+        for count in args.scaling:
+            row = time_trfd(problem, pp.starting_points(count), args.scaling_repeats, 1)
+            results["scaling"].append(row)
+            print(
+                f"  {count:>5} starts: {row['wall_with_compile_s']:.2f} s cold, "
+                f"{row['wall_s']:.2f} s warm ({1e3 * row['wall_s'] / count:.1f} ms per start)",
+                flush=True,
+            )
+    if args.out is not None:
+        save_json(args.out / "calibration.json", results)
         print(f"wrote {args.out}")
     return json.loads(json.dumps(results, default=float))
 
