@@ -90,3 +90,30 @@ def test_the_benchmark_counts_points_outside_the_box_under_vmap():
     values = jax.jit(jax.vmap(lambda x: jnp.sum(x**2) + counter(x)))(points)
     np.testing.assert_allclose(values, jnp.sum(points**2, axis=1))
     assert (counter.points, counter.outside) == (4, 2)
+
+
+def test_calibration_profiles_by_hand():
+    # Two starts, two solvers, budget 7: A solves both at t = 2 and 7 (κ = 2/7, 1), B only
+    # the first at t = 7 (κ = 1).  f(x₀) = 10, f_L = 0; the area is mean_p (1 − κ/100).
+    from trfd_jax.benchmarks.calibration import profiles
+
+    a = np.array([[10, 0, 0, 0, 0, 0, 0], [10, 10, 10, 10, 10, 10, 0]], float)
+    b = np.array([[10, 10, 10, 10, 10, 10, 0], [10] * 7], float)
+    areas = profiles({"A": a, "B": b}, np.array([10.0, 10.0]))
+    assert len(areas["A"]) == 7
+    np.testing.assert_allclose(areas["A"], (1 - 2 / 700 + 1 - 7 / 700) / 2)
+    np.testing.assert_allclose(areas["B"], (1 - 7 / 700) / 2)
+
+
+def test_calibration_benchmark_smoke(tmp_path):
+    # The wall-clock part on 2 starts against BOBYQA: it runs, writes its JSON, and both
+    # solvers reach a fit.
+    pytest.importorskip("nlopt")
+    from trfd_jax.benchmarks.calibration import main
+
+    args = ["--starts", "2", "--parts", "wallclock", "--peers", "bobyqa", "--repeats", "1"]
+    out = main([*args, "--out", str(tmp_path)])
+    timing = out["timing"]
+    assert timing["trfd_jax"]["wall_s"] > 0 and timing["bobyqa_loop"]["wall_s"] > 0
+    assert timing["trfd_jax"]["median_f"] < 1.0
+    assert (tmp_path / "calibration.json").exists()
