@@ -98,20 +98,22 @@ def test_a_worker_process_that_dies_reaches_the_caller_with_the_best_point():
 
 @pytest.mark.parametrize("threads", [False, True])
 def test_a_hung_call_times_out_with_the_best_point(threads):
-    calls = []
+    calls, hung_at = [], []
 
     def hangs(x):
         calls.append(1)
         if len(calls) == 6:
+            hung_at.append(time.perf_counter())
             time.sleep(3.0)
         return sphere(x)
 
     pool = concurrent.futures.ThreadPoolExecutor(2) if threads else None
     f = trfd_jax.black_box(hangs, timeout=0.3, executor=pool)
-    start = time.perf_counter()
     with pytest.raises(trfd_jax.EvaluationTimeout, match="did not return within") as info:
         trfd_jax.minimize(f, jnp.zeros(3), max_evals=100)
-    assert time.perf_counter() - start < 2.5  # not the 3 s of the hung call
+    # Timed from the hang, not from the call (compilation takes its own time under load):
+    # the error came after the 0.3 s timeout, not after the 3 s of the hung call.
+    assert time.perf_counter() - hung_at[0] < 2.5
     assert info.value.best_so_far.nfev >= 4 and np.isfinite(info.value.best_so_far.f)
     if pool is not None:
         pool.shutdown(wait=False)
