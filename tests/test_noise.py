@@ -58,3 +58,107 @@ def test_a_function_varying_by_more_than_ten_percent_says_the_step_is_too_large(
 def test_too_few_values_is_a_value_error():
     with pytest.raises(ValueError, match="m \\+ 1 ≥ 4"):
         ecnoise(jnp.ones(3))
+
+
+# ------------------------------------------------------------------- noise in the solver
+
+import trfd_jax  # noqa: E402
+from trfd_jax import Options, Status  # noqa: E402
+from trfd_jax._src import noise as noise_lib  # noqa: E402
+
+SIGMA = 1e-4
+
+
+def _hashed_noise(x, sigma):
+    """Uniform noise of standard deviation σ, a deterministic function of x's bits (the
+    benchmarks' noise: equal points, equal values)."""
+    key = jax.random.key(7)
+    for word in jax.lax.bitcast_convert_type(x, jnp.uint32).reshape(-1):
+        key = jax.random.fold_in(key, word)
+    return sigma * np.sqrt(3.0) * jax.random.uniform(key, (), x.dtype, -1.0, 1.0)
+
+
+def _quadratic(x):
+    return jnp.sum(jnp.array([1.0, 2.0, 4.0, 8.0]) * (x - 1.0) ** 2)
+
+
+def _noisy_quadratic(x):
+    return _quadratic(x) + _hashed_noise(x, SIGMA)
+
+
+AUTO = Options(noise_level="auto")
+
+
+def test_a_noisy_quadratic_is_solved_to_the_noise_floor():
+    r = trfd_jax.minimize(_noisy_quadratic, jnp.zeros(4), max_evals=1000, options=AUTO)
+    assert int(r.status) == Status.NOISE_FLOOR and bool(r.success)
+    assert SIGMA / 3 <= float(r.noise) <= 3 * SIGMA  # estimated, not given
+    assert int(r.nfev) < 1000  # stopped by the floor, not the budget
+    # Solved to what the noise allows: the true f within a few hundred σ of its minimum 0.
+    assert float(_quadratic(r.x)) < 300 * SIGMA
+    # Without noise handling the default step is swamped: far worse.
+    plain = trfd_jax.minimize(_noisy_quadratic, jnp.zeros(4), max_evals=1000)
+    assert float(plain.noise) == 0.0
+    assert float(_quadratic(plain.x)) > 10 * float(_quadratic(r.x))
+
+
+def test_a_known_noise_level_sets_the_step_floor_from_the_start():
+    r = trfd_jax.minimize(
+        _noisy_quadratic, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
+    )
+    assert float(r.noise) == SIGMA
+    f0 = float(_quadratic(jnp.zeros(4)))
+    assert float(r.fd_step) >= 2 * np.sqrt(SIGMA / f0) * (1 - 1e-12)
+    assert int(r.status) == Status.NOISE_FLOOR
+
+
+def test_smooth_runs_pay_little_and_find_no_noise():
+    def rosenbrock(x):
+        return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    for x0 in (jnp.array([-1.2, 1.0]), jnp.array([-1.0, 0.5, 2.0, 1.0])):
+        auto = trfd_jax.minimize(rosenbrock, x0, max_evals=2000, options=AUTO)
+        off = trfd_jax.minimize(rosenbrock, x0, max_evals=2000)
+        assert float(auto.noise) == 0.0
+        # The probe at the first gradient, and at most one estimate near convergence,
+        # where rounding makes the recomputed gradient erratic (it finds rounding: 0).
+        assert int(off.nfev) + 1 <= int(auto.nfev) <= int(off.nfev) + 1 + noise_lib.POINTS
+        np.testing.assert_allclose(auto.x, off.x, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("budget", [6, 7, 9, 12, 20, 40])
+def test_the_estimation_points_keep_the_budget_and_the_bounds(budget):
+    # A host objective (only the points the solver counts reach it), x0 on the upper bound
+    # of a thin box: every probe and estimation point must stay inside it.
+    lower, upper = np.array([-1.0, 0.2, -1.0]), np.array([2.0, 0.21, 0.0])
+    seen = []
+
+    def noisy(x):
+        seen.append(np.array(x))
+        rng = np.random.default_rng(list(np.frombuffer(np.asarray(x).tobytes(), np.uint32)))
+        return float(np.sum((x - 3.0) ** 2) + 1e-3 * np.sqrt(3.0) * rng.uniform(-1, 1))
+
+    r = trfd_jax.minimize(
+        trfd_jax.black_box(noisy),
+        np.array([0.0, 0.21, 0.0]),
+        bounds=(lower, upper),
+        max_evals=budget,
+        options=AUTO,
+    )
+    points = np.array(seen)
+    assert int(r.nfev) <= budget and len(points) == int(r.nfev)
+    assert np.all(points >= lower) and np.all(points <= upper)
+    if budget >= 20:
+        assert float(r.noise) > 0  # the estimate was made, inside the box
+
+
+def test_noise_level_option_is_checked():
+    with pytest.raises(ValueError, match="noise_level"):
+        Options(noise_level=-1.0)
+    with pytest.raises(TypeError, match="noise_level"):
+        Options(noise_level="loud")
+    assert Options.paper().noise_level is None and Options().noise_level is None
+    # The first gradient's probe is part of the least budget.
+    with pytest.raises(ValueError, match="noise probe"):
+        trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=6, options=AUTO)
+    trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=7, options=AUTO)

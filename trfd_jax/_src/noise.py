@@ -12,15 +12,32 @@ accepted is the first σ_k, k ≤ m − 2, that agrees with σ_{k+1} and σ_{k+2
 reports why: h too small (too few distinct values to tell noise apart) or h too large (f
 varies by more than 10% along the line, or no level agreed).
 
-This module only estimates; the solver does not call it yet (issue 12).
+In the solver (``Options.noise_level``): a known or estimated ε_f sets a floor under the
+finite-difference step τ — the interval that balances truncation against noise (Gill,
+Murray, Saunders & Wright 1983): 2 √(ε_f / L̂) for forward differences, (3 ε_f / L̂)^{1/3}
+for central ones, with L̂ = max(1, |f|) standing in for the unknown curvature of a
+well-scaled f — and makes the ratio test noise-tolerant,
+
+    ρ_k = (f(x_k) − f(x_k + d_k) + 2 ε_f) / (m_k(0) − m_k(d_k) + 2 ε_f)
+
+(Sun & Nocedal, "A trust region method for noisy unconstrained optimization", Math.
+Program. 2023).  A failed step with τ at the floor means the decrease sought is below the
+noise: the run stops (``Status.NOISE_FLOOR``).  With ``noise_level="auto"`` the estimate
+is made when the run shows evidence of noise (:func:`erratic`), from values at
+:data:`POINTS` new points on a line through x_k inside the unrelaxable bounds.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from trfd_jax._src import record as record_lib
+from trfd_jax._src.model import initial_hessian
+from trfd_jax._src.state import StepKind, select
 
 Array = jax.Array
 
@@ -33,11 +50,14 @@ class NoiseEstimate(enum.IntEnum):
     STEP_TOO_LARGE = 3  # f varies too much, or no level agreed
 
 
-def ecnoise(values: Array) -> tuple[Array, Array]:
+def ecnoise(values: Array, max_spread: float | None = 0.1) -> tuple[Array, Array]:
     """ε_f estimated from f at m + 1 equally spaced points on a line (m ≥ 3).
 
     Args:
         values: f(x + i·h·p) for i = 0, …, m, shape (m + 1,); every value finite.
+        max_spread: h is too large when (max f − min f) / max |f| exceeds this (Moré &
+            Wild's test); None leaves the test out (the solver does, as near f = 0 noise
+            alone spreads the values by more than any fraction of |f|).
 
     Returns:
         ``(noise, inform)``: the estimated standard deviation of the noise (0 unless
@@ -53,7 +73,7 @@ def ecnoise(values: Array) -> tuple[Array, Array]:
     spread = (f_max - f_min) / jnp.maximum(
         jnp.maximum(jnp.abs(f_max), jnp.abs(f_min)), jnp.finfo(dtype).tiny
     )
-    too_large = spread > 0.1
+    too_large = jnp.asarray(False) if max_spread is None else spread > max_spread
 
     # The difference table, one level per k = 1, …, m (lengths m, m − 1, …, 1).
     sigma, sign_change = [], []
@@ -83,3 +103,144 @@ def ecnoise(values: Array) -> tuple[Array, Array]:
         ),
     )
     return noise, inform.astype(jnp.int32)
+
+
+# ---------------------------------------------------------------------------------------
+# In the solver
+# ---------------------------------------------------------------------------------------
+
+POINTS = 8
+"""m: an estimate evaluates f at m new points x + (i/m) v, i = 1, …, m (x itself is known)."""
+MAX_TRIES = 2
+"""Estimates a run makes at most (an inconclusive one may be repeated at the next
+evidence); a conclusive one ends the checks."""
+LINE_STEP = 1e-3
+"""h: the spacing of the points along each coordinate, relative to max(1, ‖x‖∞)."""
+ROUNDING = 100.0
+"""An estimate below ROUNDING · u · max(1, |f|) is rounding error: no noise to handle."""
+
+
+def fd_floor(scheme: str, noise: Array, f: Array) -> Array:
+    """The least τ that noise of level ε_f = ``noise`` allows: 2 √(ε_f / L̂) (forward) or
+    (3 ε_f / L̂)^{1/3} (central), L̂ = max(1, |f|); 0 when ε_f = 0."""
+    scale = jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
+    if scheme == "central":
+        return jnp.cbrt(3.0 * noise / scale)
+    return 2.0 * jnp.sqrt(noise / scale)
+
+
+def erratic(g_before: Array, g_after: Array) -> Array:
+    """Evidence of noise: the gradient at the same x, recomputed with half the step, moved
+    by more than half its size.  Smooth truncation error changes it by O(L τ); noise of
+    level ε_f by O(ε_f / τ), which grows as τ shrinks."""
+    change = jnp.linalg.norm(g_after - g_before)
+    size = jnp.maximum(jnp.linalg.norm(g_before), jnp.linalg.norm(g_after))
+    return jnp.all(jnp.isfinite(g_after)) & (change > 0.5 * size)
+
+
+PROBE_FRACTION = 1e-3
+"""The probe sits at this fraction of the first finite-difference step."""
+
+
+def probe_due(problem: Any, state: Any) -> Array:
+    """Whether the next gradient carries the probe: the run's first gradient, while no
+    estimate has been made (``Options.noise_level="auto"``)."""
+    if problem.options.noise_level != "auto":
+        return jnp.asarray(False)
+    return (state.region.noise_tries == 0) & ~state.model.has_prev
+
+
+def probe_point(problem: Any, state: Any, points: Array, needed: Array) -> tuple[Array, Array]:
+    """One more point for the first gradient: x + (p_j − x)/1000 on the segment to its first
+    finite-difference point p_j (so inside any box the stencil respects), and whether it
+    is evaluated (the cost of the evidence: one evaluation per run)."""
+    x = state.iterate.x
+    j = jnp.argmax(needed)
+    probe = x + PROBE_FRACTION * (points[j] - x)
+    return probe, probe_due(problem, state) & needed[j]
+
+
+def probe_evidence(state: Any, values: Array, needed: Array, probed: Array) -> Array:
+    """Evidence of noise from the probe: a smooth f changes by about δ_j / 1000 over the
+    probe's step, where δ_j = f(p_j) − f(x); noise changes it by as much as δ_j itself.
+    Evidence: the probe's change exceeds δ_j / 10, with δ_j above rounding error."""
+    f = state.iterate.f
+    j = jnp.argmax(needed)
+    delta = values[j] - f
+    change = values[-1] - f
+    rounding = ROUNDING * jnp.finfo(f.dtype).eps * jnp.maximum(1.0, jnp.abs(f))
+    finite = jnp.isfinite(delta) & jnp.isfinite(change)
+    return probed & finite & (jnp.abs(delta) > rounding) & (jnp.abs(change) > 0.1 * jnp.abs(delta))
+
+
+def line_points(constraint: Any, x: Array) -> Array:
+    """The m points x + (i/m) v, i = 1, …, m: v = m h (1, …, 1), or the steps of that
+    length the feasible set allows (inside an unrelaxable box: towards the farther bound,
+    shortened to fit, none along a fixed variable), so every point is feasible."""
+    h = LINE_STEP * jnp.maximum(1.0, jnp.max(jnp.abs(x)))
+    span = POINTS * h
+    v = jnp.full_like(x, span) if constraint is None else constraint.fd_steps(x, span)
+    fractions = jnp.arange(1, POINTS + 1, dtype=x.dtype) / POINTS
+    return x + fractions[:, None] * v[None, :]
+
+
+def estimate_step(problem: Any, state: Any, active: Array) -> tuple[Any, Array]:
+    """Estimate ε_f at x_k (ECnoise on the line of :func:`line_points`) where ``active``
+    and the budget allows it with what the iteration still needs.
+
+    A conclusive estimate above rounding sets ε_f and τ's floor, raises τ to it (and Δ to
+    at least 2 τ √n, as Algorithm 1 needs τ √n ≤ Δ), drops the Hessian learned from noisy
+    gradients and asks for a new gradient.
+
+    Returns:
+        The new state and whether τ changed (the iteration's trust-region step is then
+        skipped: its gradient was computed with the old τ).
+    """
+    from trfd_jax._src import stopping  # stopping asks this module about the probe
+
+    x, f, region = state.iterate.x, state.iterate.f, state.region
+    n, dtype = x.shape[0], x.dtype
+    active = active & stopping.optional_evaluations_fit(problem, state, POINTS)
+    points = line_points(problem.constraint, x)
+    evaluation, record = record_lib.evaluate(
+        problem,
+        state.record,
+        points,
+        jnp.broadcast_to(active, (POINTS,)),
+        record_lib.inside(problem.constraint, points),
+    )
+    values = jnp.concatenate([f[None], evaluation.values])
+    finite = jnp.all(jnp.isfinite(values))
+    level, inform = ecnoise(jnp.where(finite, values, 0.0), max_spread=None)
+    rounding = ROUNDING * jnp.finfo(dtype).eps * jnp.maximum(1.0, jnp.abs(f))
+    conclusive = finite & (inform == NoiseEstimate.OK)
+    found = active & conclusive & (level > rounding)
+
+    floor = fd_floor(problem.options.fd_scheme, level, f).astype(dtype)
+    fd_step = jnp.maximum(region.fd_step, floor)
+    radius = jnp.maximum(region.radius, 2.0 * fd_step * jnp.sqrt(jnp.asarray(n, dtype)))
+    hessian = initial_hessian(problem.options.hessian, n, dtype)
+    model = state.model._replace(
+        hessian=hessian,
+        eigenvalues=jnp.diagonal(hessian),
+        eigenvectors=jnp.eye(n, dtype=dtype),
+        has_prev=jnp.asarray(False),
+    )
+    tries = region.noise_tries + 1
+    checked = state._replace(
+        record=record,
+        region=region._replace(noise_tries=jnp.where(conclusive, MAX_TRIES, tries)),
+    )
+    noisy = checked._replace(
+        model=model,
+        region=checked.region._replace(
+            radius=radius,
+            fd_step=fd_step,
+            needs_gradient=jnp.asarray(True),
+            noise=level.astype(dtype),
+            fd_floor=floor,
+        ),
+        counters=state.counters._replace(nit=state.counters.nit + 1),
+        last_step=jnp.asarray(StepKind.NOISE_ESTIMATE, jnp.int32),
+    )
+    return select(active, select(found, noisy, checked), state), found

@@ -33,6 +33,7 @@ class Status(enum.IntEnum):
     CONVERGED = 8
     NONFINITE_VALUES = 9
     PROJECTION_FAILED = 10
+    NOISE_FLOOR = 11
 
     @property
     def message(self) -> str:
@@ -44,7 +45,7 @@ class Status(enum.IntEnum):
         return self in _CONVERGED
 
 
-_CONVERGED = (Status.RADIUS_TOL, Status.TARGET_REACHED, Status.CONVERGED)
+_CONVERGED = (Status.RADIUS_TOL, Status.TARGET_REACHED, Status.CONVERGED, Status.NOISE_FLOOR)
 
 _MESSAGES = {
     Status.RUNNING: "Still running (no stopping test has fired yet).",
@@ -75,6 +76,11 @@ _MESSAGES = {
         "Failed: the projection onto Ω did not reach Ω (its iterations did not converge), "
         "so no feasible trial point was found until Δ fell to radius_tol; raise "
         "Intersection.max_iter or Options.dykstra_max_iter."
+    ),
+    Status.NOISE_FLOOR: (
+        "Converged to the noise level: a step failed with the finite-difference step τ at "
+        "the floor set by the noise in f (Result.noise), so no decrease that the noise "
+        "lets the method resolve is left (Options.noise_level)."
     ),
 }
 
@@ -115,6 +121,8 @@ class Result(NamedTuple):
         jacobian: the last finite-difference Jacobian J, at the last iterate and after
             Broyden's updates (least squares; None otherwise).
         aux: with ``has_aux``, the objective's auxiliary output at ``x`` (else None).
+        noise: ε_f, the noise level the run used: the one given in
+            ``Options.noise_level``, or the one estimated during the run (0: none).
     """
 
     x: Array
@@ -132,6 +140,7 @@ class Result(NamedTuple):
     n_search: Array
     n_search_successful: Array
     n_reused: Array
+    noise: Array
     residuals: Array | None = None
     jacobian: Array | None = None
     aux: Any = None
@@ -170,6 +179,7 @@ def result(problem: object, state: State) -> Result:
         fd_step=state.region.fd_step,
         gradient=unravel(state.model.gradient),
         n_reused=record.n_reused,
+        noise=state.region.noise,
         residuals=record.best_residuals,
         jacobian=state.model.jacobian,
         aux=record.best_aux,

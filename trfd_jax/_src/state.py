@@ -28,6 +28,8 @@ class StepKind(enum.IntEnum):
     SEARCH = 4  # a search step gave sufficient decrease (second paper)
     GRADIENT_FAILED = 5  # a finite-difference value was NaN/inf: halve Δ and τ, retry
     INFEASIBLE_TRIAL = 6  # the projected trial point is not in Ω (projection not converged)
+    NOISE_ESTIMATE = 7  # noise found: τ raised to its floor, a new gradient is due
+    NOISE_FLOOR = 8  # a type II iteration with τ at the noise floor: nothing left to resolve
 
 
 class Iterate(NamedTuple):
@@ -61,6 +63,11 @@ class Region(NamedTuple):
     radius: Array  # () Δ_k
     fd_step: Array  # () τ_k
     needs_gradient: Array  # () bool: the next iteration starts with Step 1
+    # Noise (Options.noise_level; all 0 when there is none or it is not known yet)
+    noise: Array  # () ε_f, the noise level used
+    fd_floor: Array  # () the least τ the noise allows
+    noise_tries: Array  # () int32: noise estimates made
+    noise_evidence: Array  # () bool: the last gradient's probe looked like noise
 
 
 class Counters(NamedTuple):

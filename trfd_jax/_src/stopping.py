@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from trfd_jax._src import finite_differences as fd
+from trfd_jax._src import noise
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.solution import Status
 from trfd_jax._src.state import State, StepKind
@@ -37,6 +38,8 @@ def evaluations_still_needed(problem: Any, state: State) -> Array:
     gradient_cost = fd.evaluations_needed(
         problem.constraint, problem.options.fd_scheme, state.iterate.x, region.fd_step
     )
+    # The first gradient of an "auto" noise run carries one probe point (noise.py).
+    gradient_cost = gradient_cost + noise.probe_due(problem, state).astype(gradient_cost.dtype)
     return jnp.where(region.needs_gradient, gradient_cost, 0) + 1
 
 
@@ -59,6 +62,7 @@ def update_status(problem: Any, state: State) -> State:
         # Δ fell to Δ_tol because nothing could be evaluated, not because x is stationary.
         (small & (state.last_step == StepKind.GRADIENT_FAILED), Status.NONFINITE_VALUES),
         (small & (state.last_step == StepKind.INFEASIBLE_TRIAL), Status.PROJECTION_FAILED),
+        (state.last_step == StepKind.NOISE_FLOOR, Status.NOISE_FLOOR),
     ]
     if opts.max_iter is not None:
         checks.append((state.counters.nit >= opts.max_iter, Status.MAX_ITER))

@@ -21,7 +21,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from trfd_jax._src import acceptance, search, stopping, subproblem
+from trfd_jax._src import acceptance, noise, search, stopping, subproblem
 from trfd_jax._src import finite_differences as fd
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.model import gauss_newton, initial_hessian, model_value, new_hessian
@@ -53,7 +53,6 @@ def init(problem: Problem, x0: Array) -> State:
     chex.assert_type(x0, float)
     n = x0.shape[0]
     dtype = x0.dtype
-    params = problem.parameters
     zeros = jnp.zeros(n, dtype)
     hessian = initial_hessian(problem.options.hessian, n, dtype)
     # H₀ is diagonal (I or 0): its decomposition is known, no eigh to compile or run.
@@ -94,17 +93,31 @@ def init(problem: Problem, x0: Array) -> State:
             gradient_prev=zeros,
             has_prev=jnp.asarray(False),
         ),
-        region=Region(
-            radius=jnp.asarray(params.radius, dtype),
-            fd_step=jnp.asarray(params.fd_step, dtype),
-            needs_gradient=jnp.asarray(True),
-        ),
+        region=_initial_region(problem, f0, n, dtype),
         record=record,
         counters=Counters.zeros(),
         last_step=jnp.asarray(StepKind.NONE, _INT),
         status=status.astype(_INT),
     )
     return stopping.update_status(problem, state)
+
+
+def _initial_region(problem: Problem, f0: Array, n: int, dtype: jnp.dtype) -> Region:
+    """Δ₀ and τ₀; with a known noise level ε_f (``Options.noise_level``), τ₀ is raised to
+    the noise floor and Δ₀ to at least 2 τ₀ √n (Algorithm 1 needs τ₀ √n ≤ Δ₀)."""
+    params = problem.parameters
+    level = problem.options.noise_level
+    radius, fd_step = jnp.asarray(params.radius, dtype), jnp.asarray(params.fd_step, dtype)
+    zero = jnp.zeros((), dtype)
+    if level is None or level == "auto":
+        tries = jnp.zeros((), _INT)
+        return Region(radius, fd_step, jnp.asarray(True), zero, zero, tries, jnp.asarray(False))
+    level = jnp.asarray(level, dtype)
+    floor = noise.fd_floor(problem.options.fd_scheme, level, f0).astype(dtype)
+    fd_step = jnp.maximum(fd_step, floor)
+    radius = jnp.maximum(radius, 2.0 * fd_step * math.sqrt(n))
+    tries = jnp.asarray(noise.MAX_TRIES, _INT)  # known: nothing to estimate
+    return Region(radius, fd_step, jnp.asarray(True), level, floor, tries, jnp.asarray(False))
 
 
 def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State, Array]:
@@ -124,13 +137,27 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
     scheme = opts.fd_scheme
     x, region, model = state.iterate.x, state.region, state.model
     points, needed = fd.stencil(problem.constraint, scheme, x, region.fd_step)
+    k = points.shape[0]
+    evaluated, evaluate_rows = points, active & needed
+    if opts.noise_level == "auto":  # the first gradient carries the noise probe (noise.py)
+        probe, probe_on = noise.probe_point(problem, state, points, needed)
+        evaluated = jnp.concatenate([points, probe[None]])
+        evaluate_rows = jnp.concatenate([evaluate_rows, (active & probe_on)[None]])
     evaluation, record = record_lib.evaluate(
         problem,
         state.record,
-        points,
-        active & needed,
-        record_lib.inside(problem.constraint, points),
+        evaluated,
+        evaluate_rows,
+        record_lib.inside(problem.constraint, evaluated),
     )
+    evidence = jnp.asarray(False)
+    if opts.noise_level == "auto":
+        evidence = noise.probe_evidence(state, evaluation.values, needed, evaluate_rows[k])
+        evaluation = evaluation._replace(
+            values=evaluation.values[:k],
+            residuals=None if evaluation.residuals is None else evaluation.residuals[:k],
+            aux=jax.tree.map(lambda a: a[:k], evaluation.aux),
+        )
     jacobian = model.jacobian
     if problem.objective.least_squares:
         jacobian = fd.jacobian(
@@ -147,7 +174,7 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
     failed = new._replace(
         region=region._replace(
             radius=region.radius * opts.radius_decrease,
-            fd_step=region.fd_step * opts.fd_step_decrease,
+            fd_step=jnp.maximum(region.fd_step * opts.fd_step_decrease, region.fd_floor),
         ),
         counters=state.counters._replace(nit=state.counters.nit + 1),
         last_step=jnp.asarray(StepKind.GRADIENT_FAILED, _INT),
@@ -160,7 +187,7 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
             eigenvectors=eigenvectors,
             jacobian=jacobian,
         ),
-        region=region._replace(needs_gradient=jnp.asarray(False)),
+        region=region._replace(needs_gradient=jnp.asarray(False), noise_evidence=evidence),
     )
     new = select(ok, good, failed)
     return select(active, new, state), ok | ~active
@@ -199,26 +226,34 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         problem, state.record, trial[None], evaluate[None], jnp.ones(1, bool), state.iterate
     )
     f_trial = evaluation.values[0]
-    rho = (state.iterate.f - f_trial) / jnp.where(predicted > 0, predicted, 1.0)
+    # With noise of level ε_f the test is noise-tolerant (2 ε_f on both sides; noise.py).
+    slack = 2.0 * region.noise
+    rho = (state.iterate.f - f_trial + slack) / jnp.where(predicted > 0, predicted + slack, 1.0)
     success = evaluate & jnp.isfinite(f_trial) & (rho >= opts.eta)
 
     radius_down = region.radius * opts.radius_decrease
-    type_i = ~success & (region.fd_step * math.sqrt(n) <= radius_down)
+    halved = region.fd_step * opts.fd_step_decrease
+    # τ at the noise floor cannot shrink: a failure keeps τ and g and only shrinks Δ (type
+    # I), until the decrease the model seeks is below the noise level.
+    floored = halved < region.fd_floor
+    type_i = ~success & ((region.fd_step * math.sqrt(n) <= radius_down) | floored)
     type_ii = ~success & ~type_i
+    at_floor = ~success & floored & (predicted < region.noise)
     kind = jnp.where(
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
+    kind = jnp.where(at_floor, StepKind.NOISE_FLOOR, kind)
     kind = jnp.where(feasible, kind, StepKind.INFEASIBLE_TRIAL)
     residuals = None if evaluation.residuals is None else evaluation.residuals[0]
     new = acceptance.move(
         problem, state._replace(record=record), state, success, trial, f_trial, residuals
     )
     new = new._replace(
-        region=Region(
+        region=region._replace(
             radius=jnp.where(
                 success, acceptance.enlarged_radius(problem, region.radius), radius_down
             ),
-            fd_step=jnp.where(type_ii, region.fd_step * opts.fd_step_decrease, region.fd_step),
+            fd_step=jnp.where(type_ii, jnp.maximum(halved, region.fd_floor), region.fd_step),
             needs_gradient=success | type_ii,
         ),
         counters=counters._replace(
@@ -244,8 +279,17 @@ def step(problem: Problem, state: State) -> State:
     running = state.status == Status.RUNNING
     state, found = search.before_gradient(problem, state, running)
     running = running & ~found
+    # A gradient recomputed at the same x with half the step (after a type II iteration).
+    same_point = state.region.needs_gradient & (state.last_step == StepKind.TYPE_II)
+    g_before = state.model.gradient
     state, gradient_ok = gradient_step(problem, state, running & state.region.needs_gradient)
     rigorous = running & gradient_ok
+    if problem.options.noise_level == "auto":
+        erratic = same_point & noise.erratic(g_before, state.model.gradient)
+        suspect = erratic | state.region.noise_evidence
+        suspect = rigorous & suspect & (state.region.noise_tries < noise.MAX_TRIES)
+        state, raised = noise.estimate_step(problem, state, suspect)
+        rigorous = rigorous & ~raised
     state, found = search.after_gradient(problem, state, rigorous)
     state = trust_region_step(problem, state, rigorous & ~found)
     return stopping.update_status(problem, state)
