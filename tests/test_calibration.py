@@ -105,6 +105,16 @@ def test_calibration_profiles_by_hand():
     np.testing.assert_allclose(areas["B"], (1 - 7 / 700) / 2)
 
 
+def test_status_counts_are_json_keys():
+    import json
+
+    from trfd_jax.benchmarks.calibration import status_counts
+
+    counts = status_counts(np.array([8, 2, 8], np.int32))
+    assert counts == {2: 1, 8: 2}
+    assert json.loads(json.dumps(counts)) == {"2": 1, "8": 2}
+
+
 def test_calibration_benchmark_smoke(tmp_path):
     # The wall-clock part on 2 starts against BOBYQA: it runs, writes its JSON, and both
     # solvers reach a fit.

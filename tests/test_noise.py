@@ -162,3 +162,18 @@ def test_noise_level_option_is_checked():
     with pytest.raises(ValueError, match="noise probe"):
         trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=6, options=AUTO)
     trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=7, options=AUTO)
+
+
+def test_auto_noise_handling_under_vmap_matches_a_loop():
+    starts = jnp.array([[0.0, 0.0, 0.0, 0.0], [2.0, -1.0, 0.5, 3.0]])
+
+    def solve(x0):
+        return trfd_jax.minimize(_noisy_quadratic, x0, max_evals=400, options=AUTO)
+
+    batch = jax.vmap(solve)(starts)
+    for k in range(2):
+        one = solve(starts[k])
+        assert int(batch.nfev[k]) == int(one.nfev) and int(batch.status[k]) == int(one.status)
+        np.testing.assert_allclose(batch.noise[k], one.noise, rtol=1e-12)
+        np.testing.assert_allclose(batch.x[k], one.x, rtol=0, atol=1e-12)
+        assert float(one.noise) > 0

@@ -273,6 +273,12 @@ def _table(areas: dict[str, list[float]]) -> str:
 PARTS = ("profiles", "wallclock", "scaling")
 
 
+def status_counts(status: np.ndarray) -> dict[int, int]:
+    """How many starts ended with each status code (plain ints: JSON keys)."""
+    codes, counts = np.unique(np.asarray(status), return_counts=True)
+    return {int(c): int(k) for c, k in zip(codes, counts, strict=True)}
+
+
 def run_profiles(
     problem: pp.CalibrationProblem, starts: np.ndarray, peers: list[str], out: Path | None
 ) -> dict[str, Any]:
@@ -324,9 +330,7 @@ def run_profiles(
         },
         "final_f_median": {n: float(np.median(np.min(h, axis=1))) for n, h in histories.items()},
         "status_counts": {
-            name: dict(zip(*(np.unique(run["status"], return_counts=True)), strict=True))
-            for name, run in runs.items()
-            if "status" in run
+            name: status_counts(run["status"]) for name, run in runs.items() if "status" in run
         },
     }
 
