@@ -10,8 +10,9 @@ The runs (each writes histories.npz; the folders here are copies of their output
     $B --solvers trfd_jax newuoa --noise 1e-3 --trfd-option $DEFAULT noise_level=auto
     # none_1e-03:
     $B --solvers trfd_jax --noise 1e-3 --trfd-option $DEFAULT
-    (the same with --noise 1e-5: auto_newuoa_1e-05, none_1e-05; and without --noise:
-    noiseless_auto, noiseless_none)
+    (the same with --noise 1e-5: auto_newuoa_1e-05, none_1e-05; without --noise:
+    noiseless_auto, noiseless_none; and with --set bounded and bobyqa in place of newuoa:
+    bounded_auto_bobyqa_1e-0k, bounded_none_1e-0k)
 """
 
 from pathlib import Path
@@ -49,6 +50,15 @@ for xi in ("1e-03", "1e-05"):
             'trfd_jax, noise_level="auto"': (f"auto_newuoa_{xi}", "trfd_jax"),
             "trfd_jax, default (no noise handling)": (f"none_{xi}", "trfd_jax"),
             "NEWUOA (nlopt)": (f"auto_newuoa_{xi}", "newuoa"),
+        }
+    )
+for xi in ("1e-03", "1e-05"):
+    print(f"\nbounds [0.1, 20], relative noise ξ = {xi}")
+    areas(
+        {
+            'trfd_jax, noise_level="auto"': (f"bounded_auto_bobyqa_{xi}", "trfd_jax"),
+            "trfd_jax, default (no noise handling)": (f"bounded_none_{xi}", "trfd_jax"),
+            "BOBYQA (nlopt)": (f"bounded_auto_bobyqa_{xi}", "bobyqa"),
         }
     )
 print("\nno noise")
