@@ -1,5 +1,7 @@
 """ECnoise (trfd_jax._src.noise): the estimate against the true noise level."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -177,3 +179,48 @@ def test_auto_noise_handling_under_vmap_matches_a_loop():
         np.testing.assert_allclose(batch.noise[k], one.noise, rtol=1e-12)
         np.testing.assert_allclose(batch.x[k], one.x, rtol=0, atol=1e-12)
         assert float(one.noise) > 0
+
+
+@pytest.mark.parametrize("case", ["least_squares", "float32", "intersection"])
+def test_auto_noise_points_stay_in_unrelaxable_bounds_on_every_path(case):
+    # Every point computed (a recorder inside the objective sees masked rows too) lies in
+    # the box, the budget holds, and the estimate was made: least squares, float32, and a
+    # box composed with a ball in an Intersection.
+    dtype = jnp.float32 if case == "float32" else jnp.float64
+    lower, upper = np.array([-1.0, 0.2, -1.0]), np.array([2.0, 0.21, 0.0])
+    seen = []
+
+    def host(x):
+        seen.append(np.array(x))
+        return np.zeros((), x.dtype)
+
+    def recorded(x, residuals=False):
+        zero = jax.pure_callback(
+            host, jax.ShapeDtypeStruct((), x.dtype), x, vmap_method="sequential"
+        )
+        r = x - 3.0 + zero
+        noisy = _hashed_noise(x, 1e-3).astype(x.dtype)
+        return jnp.append(r, jnp.sqrt(2e-3 + noisy)) if residuals else jnp.sum(r * r) + noisy
+
+    x0 = jnp.array([0.0, 0.21, 0.0], dtype)
+    kwargs = {"max_evals": 60, "options": AUTO}
+    with jax.numpy_dtype_promotion("standard"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # float32's accuracy warning
+        if case == "least_squares":
+            r = trfd_jax.least_squares(
+                lambda x: recorded(x, True), x0, bounds=(lower, upper), search=None, **kwargs
+            )
+        elif case == "intersection":
+            box = trfd_jax.Box(jnp.asarray(lower), jnp.asarray(upper))
+            r = trfd_jax.minimize(
+                recorded,
+                x0,
+                constraint=trfd_jax.Intersection([box, trfd_jax.L2Ball(5.0)]),
+                **kwargs,
+            )
+        else:
+            r = trfd_jax.minimize(recorded, x0, bounds=(lower, upper), **kwargs)
+    points = np.array(seen, np.float64)
+    assert int(r.nfev) <= 60
+    assert np.all(points >= lower) and np.all(points <= upper), "evaluated outside the box"
+    assert float(r.noise) > 0

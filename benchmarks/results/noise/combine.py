@@ -43,24 +43,26 @@ def areas(runs: dict[str, tuple[str, str]]) -> None:
         print(f"| {name} | " + " | ".join(f"{r[s]:.3f}" for r in rows) + " |")
 
 
-for xi in ("1e-03", "1e-05"):
-    print(f"\nrelative noise ξ = {xi}")
-    areas(
-        {
-            'trfd_jax, noise_level="auto"': (f"auto_newuoa_{xi}", "trfd_jax"),
-            "trfd_jax, default (no noise handling)": (f"none_{xi}", "trfd_jax"),
-            "NEWUOA (nlopt)": (f"auto_newuoa_{xi}", "newuoa"),
-        }
-    )
-for xi in ("1e-03", "1e-05"):
-    print(f"\nbounds [0.1, 20], relative noise ξ = {xi}")
-    areas(
-        {
-            'trfd_jax, noise_level="auto"': (f"bounded_auto_bobyqa_{xi}", "trfd_jax"),
-            "trfd_jax, default (no noise handling)": (f"bounded_none_{xi}", "trfd_jax"),
-            "BOBYQA (nlopt)": (f"bounded_auto_bobyqa_{xi}", "bobyqa"),
-        }
-    )
+SETTINGS = (
+    ("relative noise", "", "auto_newuoa", "NEWUOA (nlopt)", "newuoa"),
+    (
+        "bounds [0.1, 20], relative noise",
+        "bounded_",
+        "bounded_auto_bobyqa",
+        "BOBYQA (nlopt)",
+        "bobyqa",
+    ),
+)
+for title, prefix, peer_folder, peer_name, peer in SETTINGS:
+    for xi in ("1e-03", "1e-05"):
+        print(f"\n{title} ξ = {xi}")
+        areas(
+            {
+                'trfd_jax, noise_level="auto"': (f"{peer_folder}_{xi}", "trfd_jax"),
+                "trfd_jax, default (no noise handling)": (f"{prefix}none_{xi}", "trfd_jax"),
+                peer_name: (f"{peer_folder}_{xi}", peer),
+            }
+        )
 print("\nno noise")
 areas(
     {
