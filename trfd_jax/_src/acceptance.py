@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from trfd_jax._src import linalg
 from trfd_jax._src.model import gauss_newton
 from trfd_jax._src.state import Iterate, State
 
@@ -25,7 +26,7 @@ def _small(options: Any, x_old: Array, f_old: Array, x: Array, f: Array) -> Arra
     if options.xtol is None or options.ftol is None:
         return jnp.asarray(False)
     s = x - x_old
-    step_ok = jnp.sqrt(s @ s) <= options.xtol * (1.0 + jnp.sqrt(x_old @ x_old))
+    step_ok = linalg.norm(s) <= options.xtol * (1.0 + linalg.norm(x_old))
     return step_ok & (jnp.abs(f_old - f) <= options.ftol * (1.0 + jnp.abs(f_old)))
 
 

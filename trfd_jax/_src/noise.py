@@ -35,6 +35,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from trfd_jax._src import linalg
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.model import initial_hessian
 from trfd_jax._src.state import StepKind, select
@@ -133,8 +134,8 @@ def erratic(g_before: Array, g_after: Array) -> Array:
     """Evidence of noise: the gradient at the same x, recomputed with half the step, moved
     by more than half its size.  Smooth truncation error changes it by O(L τ); noise of
     level ε_f by O(ε_f / τ), which grows as τ shrinks."""
-    change = jnp.linalg.norm(g_after - g_before)
-    size = jnp.maximum(jnp.linalg.norm(g_before), jnp.linalg.norm(g_after))
+    change = linalg.norm(g_after - g_before)
+    size = jnp.maximum(linalg.norm(g_before), linalg.norm(g_after))
     return jnp.all(jnp.isfinite(g_after)) & (change > 0.5 * size)
 
 

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from trfd_jax._src import linalg
+
 Array = jax.Array
 
 
@@ -136,7 +138,7 @@ class Objective:
         if m is None:
             return Evaluation(jnp.where(active, out, jnp.nan), None, aux)
         out = jnp.where(active[:, None], out, jnp.nan)
-        return Evaluation(jnp.sum(out * out, axis=1), out, aux)
+        return Evaluation(linalg.tree_sum(out * out), out, aux)
 
     def pop_error(self) -> BaseException | None:
         """The exception a host function raised during the last run, if any (and forget it)."""

@@ -13,43 +13,52 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from trfd_jax._src import linalg
+
 Array = jax.Array
 
 
 def project_ball(d: Array, radius: Array) -> Array:
     """argmin ‖p − d‖ s.t. ‖p‖ ≤ Δ: d scaled back to the sphere if it is outside."""
-    norm = jnp.sqrt(d @ d)
-    return d * jnp.minimum(1.0, radius / jnp.where(norm > 0, norm, 1.0))
+    norm = linalg.norm(d)
+    return linalg.as_rounded(d * jnp.minimum(1.0, radius / jnp.where(norm > 0, norm, 1.0)))
 
 
 def project_box_ball(z: Array, lower: Array, upper: Array, radius: Array) -> Array:
     """Exact projection of z onto {lower ≤ d ≤ upper} ∩ {‖d‖ ≤ Δ}, with lower ≤ 0 ≤ upper.
 
     The KKT conditions of argmin ½‖d − z‖² + ½μ(‖d‖² − Δ²) over the box separate by
-    coordinate: d(μ) = clip(z / (1 + μ), lower, upper) for the multiplier μ ≥ 0, μ = 0 when
-    ‖clip(z)‖ ≤ Δ, else the root of ‖d(μ)‖ = Δ, which is nonincreasing in μ and lies in
-    [0, ‖z‖/Δ − 1].  The root is found by bisection to full precision (a fixed number of
-    halvings of the bracket), so the result is feasible by construction.
+    coordinate: d = clip(s z, lower, upper) with s = 1/(1 + μ) ∈ (0, 1]; s = 1 when
+    ‖clip(z)‖ ≤ Δ, else the root of ψ(s) = ‖clip(s z)‖² = Δ².  With aᵢ = |zᵢ| and bᵢ ≥ 0 the
+    bound on zᵢ's side, ψ(s) = Σᵢ min(s aᵢ, bᵢ)² is nondecreasing and quadratic between
+    the breakpoints sⱼ = bⱼ/aⱼ where coordinate j reaches its bound.  The root lies past
+    the largest breakpoint s_lo with ψ(s_lo) ≤ Δ² (all n evaluated at once: n² terms, no
+    sort), where ψ(s) = C + s² A with C the saturated coordinates' Σ bᵢ² and A the others'
+    Σ aᵢ², so s = √((Δ² − C) / A).  A last scaling keeps ‖d‖ ≤ Δ despite rounding.
     """
     dtype = z.dtype
+    eps = jnp.finfo(dtype).eps
     clipped = jnp.clip(z, lower, upper)
-    inside = clipped @ clipped <= radius**2
-    z_norm = jnp.sqrt(z @ z)
-    hi = jnp.maximum(z_norm / radius - 1.0, 0.0)
-    iterations = 2 + int(jnp.finfo(dtype).nmant) + 12  # halvings to exhaust the mantissa
-
-    def body(_, bracket):
-        lo_mu, hi_mu = bracket
-        mid = 0.5 * (lo_mu + hi_mu)
-        d = jnp.clip(z * (1.0 / (1.0 + mid)), lower, upper)  # see below
-        too_long = d @ d > radius**2
-        return jnp.where(too_long, mid, lo_mu), jnp.where(too_long, hi_mu, mid)
-
-    _, mu = lax.fori_loop(0, iterations, body, (jnp.zeros((), dtype), hi))
-    # z · (1/(1+μ)), not z/(1+μ): XLA turns a division by a broadcast scalar into this
-    # product in an unbatched program but not always under vmap; written out, a vmapped
-    # run rounds as a loop over starts does.
-    d = jnp.clip(z * (1.0 / (1.0 + mu)), lower, upper)
+    radius2 = linalg.as_rounded(radius * radius)  # never fused into Δ² − C
+    inside = linalg.dot(clipped, clipped) <= radius2
+    a = jnp.abs(z)
+    b = jnp.where(z > 0, upper, -lower)  # ≥ 0, may be inf
+    saturates = a > b  # within s ≤ 1
+    breaks = jnp.where(saturates, b / jnp.where(saturates, a, 1.0), jnp.inf)
+    # ψ(sⱼ) for every j (rows): Σᵢ min(sⱼ aᵢ, bᵢ)²; a breakpoint at inf is never a candidate.
+    terms = jnp.minimum(jnp.where(saturates, breaks, 0.0)[:, None] * a[None, :], b[None, :])
+    psi = linalg.tree_sum(linalg.as_rounded(terms * terms))
+    candidate = saturates & (psi <= radius2)
+    s_lo = jnp.max(jnp.where(candidate, breaks, 0.0))
+    held = saturates & (breaks <= s_lo)
+    fixed = linalg.dot(jnp.where(held, b, 0.0), jnp.where(held, b, 0.0))
+    free = jnp.where(held, 0.0, a)
+    curvature = linalg.dot(free, free)
+    s = jnp.sqrt(jnp.maximum(radius2 - fixed, 0.0) / jnp.where(curvature > 0, curvature, 1.0))
+    d = jnp.clip(jnp.minimum(s, 1.0) * z, lower, upper)
+    # Rounding may leave ‖d‖ an ulp above Δ: scale back (the box holds 0, so d stays in it).
+    norm = linalg.norm(d)
+    d = linalg.as_rounded(d * jnp.where(norm > radius, (radius / norm) * (1 - 4 * eps), 1.0))
     return jnp.where(inside, clipped, d)
 
 
@@ -67,7 +76,7 @@ def dykstra(
     last P_k output (exactly inside the last set, within tolerance of the others).
     """
     k = len(projections)
-    scale = 1.0 + jnp.sqrt(z @ z)
+    scale = 1.0 + linalg.norm(z)
 
     def sweep(carry):
         x, increments, _, it = carry
@@ -79,7 +88,9 @@ def dykstra(
             x = y
         new_increments = jnp.stack(new_increments)
         change = new_increments - increments
-        moved = jnp.sqrt((x - start) @ (x - start) + jnp.sum(change * change))
+        moved = jnp.sqrt(
+            linalg.dot(x - start, x - start) + linalg.dot(change.ravel(), change.ravel())
+        )
         return x, new_increments, moved, it + 1
 
     def cond(carry):

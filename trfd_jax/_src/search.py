@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from trfd_jax._src import acceptance, stopping, subproblem
+from trfd_jax._src import acceptance, linalg, stopping, subproblem
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.model import gauss_newton
 from trfd_jax._src.state import State, StepKind, select
@@ -181,7 +181,7 @@ def safeguard(problem: Any, x: Array, candidates: Array, radius: Array, theta: f
     Projection onto Ω does not leave the ball: P_Ω is nonexpansive and P_Ω(x) = x.
     """
     d = candidates - x
-    norm = jnp.sqrt(jnp.sum(d * d, axis=1, keepdims=True))
+    norm = jnp.sqrt(linalg.tree_sum(d * d))[:, None]
     limit = theta * radius
     d = d * jnp.minimum(1.0, limit / jnp.where(norm > 0, norm, 1.0))
     points = x + d

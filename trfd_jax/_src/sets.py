@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax.projections as optax_proj
 
+from trfd_jax._src import linalg
 from trfd_jax._src.projections import dykstra, project_ball, project_box_ball
 
 Array = jax.Array
@@ -45,12 +46,12 @@ class ConvexSet:
 
     def feasibility_tolerance(self, x: Array) -> Array:
         """How far from Ω a point may be and still count as inside (rounding)."""
-        return 16 * jnp.finfo(x.dtype).eps * (1.0 + jnp.sqrt(x @ x))
+        return 16 * jnp.finfo(x.dtype).eps * (1.0 + linalg.norm(x))
 
     def contains(self, x: Array) -> Array:
         """Whether x ∈ Ω, up to :meth:`feasibility_tolerance`."""
         r = self.project(x) - x
-        return jnp.sqrt(r @ r) <= self.feasibility_tolerance(x)
+        return linalg.norm(r) <= self.feasibility_tolerance(x)
 
     def step_projection(
         self, x: Array, radius: Array, max_iter: int, tol: float
@@ -89,11 +90,22 @@ def _standard_promotion(fn: Callable[..., Array]) -> Callable[..., Array]:
 
 
 _box = _standard_promotion(optax_proj.projection_box)
-_l2_ball = _standard_promotion(optax_proj.projection_l2_ball)
 _l1_ball = _standard_promotion(optax_proj.projection_l1_ball)
 _simplex = _standard_promotion(optax_proj.projection_simplex)
 _non_negative = _standard_promotion(optax_proj.projection_non_negative)
-_halfspace = _standard_promotion(optax_proj.projection_halfspace)
+
+
+# optax's formulas for the ℓ2 ball and the half-space, with the dot products of
+# ``linalg.py``: optax's are XLA reductions, which a vmapped program may sum in another order.
+def _l2_ball(x: Array, radius: Array) -> Array:
+    return linalg.as_rounded(
+        x * (radius / jnp.sqrt(jnp.maximum(linalg.dot(x, x), radius * radius)))
+    )
+
+
+def _halfspace(x: Array, a: Array, b: Array) -> Array:
+    scalar = jnp.minimum((b - linalg.dot(x, a)) / linalg.dot(a, a), 0.0)
+    return x + linalg.as_rounded(scalar * a)
 
 
 def _concrete(*arrays: Any) -> bool:
@@ -277,7 +289,7 @@ class L2Ball(_NormBall):
     """Ω = {‖x − center‖₂ ≤ radius} (relaxable). ``center=None``: the origin."""
 
     _project_centered = staticmethod(_l2_ball)
-    _norm = staticmethod(lambda d: jnp.sqrt(d @ d))
+    _norm = staticmethod(lambda d: linalg.norm(d))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -428,13 +440,11 @@ class Intersection(ConvexSet):
         return jnp.where(inside, x, dykstra(x, sets, self.max_iter, self.tol))
 
     def feasibility_tolerance(self, x):
-        return jnp.maximum(super().feasibility_tolerance(x), 100 * self.tol * (1 + jnp.sqrt(x @ x)))
+        return jnp.maximum(super().feasibility_tolerance(x), 100 * self.tol * (1 + linalg.norm(x)))
 
     def distance(self, x: Array) -> Array:
         """max over the sets of the distance from x to that set."""
-        return jnp.max(
-            jnp.stack([jnp.sqrt((s.project(x) - x) @ (s.project(x) - x)) for s in self.members()])
-        )
+        return jnp.max(jnp.stack([linalg.norm(s.project(x) - x) for s in self.members()]))
 
     def contains(self, x):
         return jnp.all(jnp.stack([s.contains(x) for s in self.members()])) | (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from trfd_jax._src import linalg
 from trfd_jax._src.sets import ConvexSet
 
 Array = jax.Array
@@ -43,9 +44,9 @@ def stationarity(
         π(x) ≥ 0, a scalar.
     """
     g = jnp.asarray(gradient)
-    norm = jnp.sqrt(g @ g)
+    norm = linalg.norm(g)
     if constraint is None:
         return norm
     project = constraint.step_projection(x, jnp.ones((), g.dtype), max_iter, tol)
     d = project(-g * (_SCALE / jnp.where(norm > 0, norm, 1.0)))
-    return jnp.where(norm > 0, jnp.abs(jnp.minimum(g @ d, 0.0)), 0.0)
+    return jnp.where(norm > 0, jnp.abs(jnp.minimum(linalg.dot(g, d), 0.0)), 0.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from trfd_jax._src import linalg
 from trfd_jax._src.model import gauss_newton, quasi_newton
 from trfd_jax._src.model.quasi_newton import initial_hessian
 from trfd_jax._src.options import Options
@@ -18,7 +19,7 @@ __all__ = ["gauss_newton", "initial_hessian", "model_value", "new_hessian", "qua
 
 def model_value(g: Array, hessian: Array, d: Array) -> Array:
     """m(d) − m(0) = gᵀd + ½ dᵀHd, the decrease the model predicts is −m(d) + m(0)."""
-    return g @ d + 0.5 * d @ (hessian @ d)
+    return linalg.dot(g, d) + 0.5 * linalg.quadratic(hessian, d)
 
 
 def new_hessian(

@@ -15,17 +15,19 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from trfd_jax._src import linalg
+
 Array = jax.Array
 
 
 def gradient(jacobian: Array, residuals: Array) -> Array:
     """g = 2 Jᵀ F."""
-    return 2.0 * jacobian.T @ residuals
+    return 2.0 * linalg.rmatvec(jacobian, residuals)
 
 
 def hessian(jacobian: Array) -> Array:
-    """H = 2 Jᵀ J."""
-    return 2.0 * jacobian.T @ jacobian
+    """H = 2 Jᵀ J (``linalg.gram``)."""
+    return 2.0 * linalg.gram(jacobian)
 
 
 def broyden_update(
@@ -33,9 +35,9 @@ def broyden_update(
 ) -> Array:
     """Broyden's update of J for the move s (where ``accept``; else, or when the update
     is not finite or s = 0, J is kept)."""
-    ss = s @ s
-    broyden = jacobian + jnp.outer(new_residuals - residuals - jacobian @ s, s) / jnp.where(
-        ss > 0, ss, 1.0
-    )
+    ss = linalg.dot(s, s)
+    broyden = jacobian + jnp.outer(
+        new_residuals - residuals - linalg.matvec(jacobian, s), s
+    ) / jnp.where(ss > 0, ss, 1.0)
     ok = accept & (ss > 0) & jnp.all(jnp.isfinite(broyden))
     return jnp.where(ok, broyden, jacobian)

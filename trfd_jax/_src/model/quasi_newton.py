@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from trfd_jax._src import linalg
 from trfd_jax._src.options import HessianUpdate
 
 Array = jax.Array
@@ -45,25 +46,25 @@ def update_hessian(
     if kind in ("identity", "zero", "gauss_newton"):
         return hessian  # fixed, or rebuilt from J by the caller
     eps = jnp.finfo(hessian.dtype).eps
-    sy = s @ y
-    ss = s @ s
+    sy = linalg.dot(s, y)
+    ss = linalg.dot(s, s)
     if kind == "bfgs":
         # H ← H + y yᵀ / (sᵀy) − (Hs)(Hs)ᵀ / (sᵀHs), the divisions as products with the
         # reciprocals: XLA rewrites A / broadcast(c) so in an unbatched program but not always
         # under vmap, and a vmapped run would round differently from a loop over starts.
-        hs = hessian @ s
-        shs = s @ hs
+        hs = linalg.matvec(hessian, s)
+        shs = linalg.dot(s, hs)
         new = hessian + jnp.outer(y, y) * (1 / sy) - jnp.outer(hs, hs) * (1 / shs)
         if convex:
-            ok = (sy > eps * jnp.sqrt(ss * (y @ y))) & (shs > 0)
+            ok = (sy > eps * jnp.sqrt(ss * linalg.dot(y, y))) & (shs > 0)
         else:
             ok = (sy != 0) & (shs != 0)
     elif kind == "sr1":
         # H ← H + r rᵀ / (rᵀs), r = y − Hs; skipped when |rᵀs| < 1e-8 ‖r‖‖s‖ (N&W (6.26)).
-        r = y - hessian @ s
-        rs = r @ s
+        r = y - linalg.matvec(hessian, s)
+        rs = linalg.dot(r, s)
         new = hessian + jnp.outer(r, r) / rs
-        ok = jnp.abs(rs) >= 1e-8 * jnp.linalg.norm(r) * jnp.sqrt(ss)
+        ok = jnp.abs(rs) >= 1e-8 * linalg.norm(r) * jnp.sqrt(ss)
         if convex:
             ok = ok & jnp.all(jnp.linalg.eigvalsh(0.5 * (new + new.T)) > 0)
     elif kind == "scaled_identity":

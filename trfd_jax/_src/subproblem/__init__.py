@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from trfd_jax._src import linalg
 from trfd_jax._src.subproblem.constrained import solve_constrained_subproblem
 from trfd_jax._src.subproblem.eigh_cache import eigh, masked_eigh
 from trfd_jax._src.subproblem.exact import solve_in_eigenbasis, solve_trust_region_subproblem
@@ -72,6 +73,11 @@ def solve(
         eig: H = Q diag(λ) Qᵀ as ``(λ, Q)`` when it is known (the cached decomposition of
             H_k); None computes what the solver needs.
     """
+    # The step reaches x + d as it was rounded (never fused into the sum: linalg.py).
+    return linalg.as_rounded(_solve(problem, x, g, hessian, radius, eig))
+
+
+def _solve(problem, x, g, hessian, radius, eig):
     opts = problem.options
     if problem.constraint is None and opts.subproblem == "truncated_cg":
         max_iter = max(opts.subproblem_max_iter, 2 * x.shape[0])

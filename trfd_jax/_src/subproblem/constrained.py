@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from trfd_jax._src import linalg
 from trfd_jax._src.model import model_value
 from trfd_jax._src.subproblem.exact import solve_trust_region_subproblem
 
@@ -65,7 +66,7 @@ def generalized_cauchy_step(
     """
     dtype = g.dtype
     eps = jnp.finfo(dtype).eps
-    g_norm = jnp.sqrt(g @ g)
+    g_norm = linalg.norm(g)
     t0 = radius / jnp.where(g_norm > 0, g_norm, 1.0)
     zero = jnp.zeros_like(g)
 
@@ -73,12 +74,12 @@ def generalized_cauchy_step(
         k, t, t_lo, t_hi, best, done = carry
         d = project(-t * g)
         m = model_value(g, hessian, d)
-        slope = g @ d
+        slope = linalg.dot(g, d)
         decrease = (m <= KAPPA_UBS * slope) & jnp.isfinite(m)
-        moved = jnp.sqrt((d - best) @ (d - best)) > 10 * eps * (radius + 1.0)
+        moved = linalg.norm(d - best) > 10 * eps * (radius + 1.0)
         long_enough = (
             (m >= KAPPA_LBS * slope)
-            | (jnp.sqrt(d @ d) >= KAPPA_FRD * radius)
+            | (linalg.norm(d) >= KAPPA_FRD * radius)
             | (~moved & jnp.isinf(t_hi))
         )
         best = jnp.where(decrease, d, best)
@@ -115,12 +116,12 @@ def projected_fista(
 
     def body(carry):
         k, y, d_prev, t, best, best_m, _ = carry
-        d = project(y - step * (g + hessian @ y))
+        d = project(y - linalg.as_rounded(step * (g + linalg.matvec(hessian, y))))
         t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
-        y = d + ((t - 1.0) / t_next) * (d - d_prev)
+        y = d + linalg.as_rounded(((t - 1.0) / t_next) * (d - d_prev))
         m = model_value(g, hessian, d)
         better = jnp.isfinite(m) & (m < best_m)
-        moved = jnp.sqrt((d - d_prev) @ (d - d_prev))
+        moved = linalg.norm(d - d_prev)
         return (
             k + 1,
             y,
@@ -179,8 +180,8 @@ def box_active_set_step(
         free = ~held
         both = free[:, None] & free[None, :]
         reduced_h = jnp.where(both, hessian, 0.0) + jnp.diag(jnp.where(held, held_curvature, 0.0))
-        reduced_g = jnp.where(free, g + hessian @ d_held, 0.0)
-        room = jnp.sqrt(jnp.maximum(radius**2 - d_held @ d_held, 0.0))
+        reduced_g = jnp.where(free, g + linalg.matvec(hessian, d_held), 0.0)
+        room = jnp.sqrt(jnp.maximum(radius**2 - linalg.dot(d_held, d_held), 0.0))
         q = solve_trust_region_subproblem(
             reduced_g, reduced_h, jnp.maximum(room, tiny), subproblem_max_iter
         )
@@ -192,17 +193,21 @@ def box_active_set_step(
         to_lower = jnp.where(step < 0, (lower - d) / jnp.where(step < 0, step, 1.0), jnp.inf)
         t = jnp.clip(jnp.min(jnp.minimum(to_upper, to_lower)), 0.0, 1.0)
         reached = t >= 1.0
-        at_lower, at_upper, candidate = at_bounds(jnp.clip(d + t * step, lower, upper))
+        at_lower, at_upper, candidate = at_bounds(
+            jnp.clip(d + linalg.as_rounded(t * step), lower, upper)
+        )
         m_d, m_c = model_value(g, hessian, d), model_value(g, hessian, candidate)
         better = jnp.isfinite(m_c) & (m_c <= m_d)
         d_next = jnp.where(better, candidate, d)
         # At the minimizer of the face: KKT multipliers of the held bounds, with the ball's
         # multiplier μ from the free coordinates (∇m_F + μ d_F = 0).
-        grad = g + hessian @ d_next
-        qq = q @ q
-        mu = jnp.maximum(0.0, -jnp.where(free, grad, 0.0) @ q / jnp.where(qq > 0, qq, 1.0))
+        grad = g + linalg.matvec(hessian, d_next)
+        qq = linalg.dot(q, q)
+        mu = jnp.maximum(
+            0.0, -linalg.dot(jnp.where(free, grad, 0.0), q) / jnp.where(qq > 0, qq, 1.0)
+        )
         r = grad + mu * d_next
-        scale = jnp.sqrt(g @ g) + hessian_norm * radius + tiny
+        scale = linalg.norm(g) + hessian_norm * radius + tiny
         wrong = (
             held
             & (lower < upper)

@@ -24,16 +24,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from trfd_jax._src import linalg
 from trfd_jax._src.model import model_value
 from trfd_jax._src.subproblem.eigh_cache import eigh
 
 Array = jax.Array
 
 
-def norm(v: Array) -> Array:
-    # A dot, not a reduction: XLA rounds a batched dot like the unbatched one, but may sum
-    # a batched reduction in another order, and finite differences amplify the last bit.
-    return jnp.sqrt(v @ v)
+norm = linalg.norm
 
 
 def solve_trust_region_subproblem(
@@ -62,7 +60,7 @@ def solve_in_eigenbasis(
     dtype = g.dtype
     eps = jnp.finfo(dtype).eps
     tiny = jnp.finfo(dtype).tiny
-    g_hat = q.T @ g
+    g_hat = linalg.rmatvec(q, g)
     g_norm = norm(g)
     scale = jnp.maximum(jnp.max(jnp.abs(lam)), g_norm / radius) + tiny
     lo = jnp.maximum(0.0, -lam[0])
@@ -86,7 +84,7 @@ def solve_in_eigenbasis(
         left = phi >= 0
         a = jnp.where(left, mu, a)
         b = jnp.where(left, b, mu)
-        dphi = -(ratio @ (ratio / jnp.where(den > 0, den, tiny))) / norm**3
+        dphi = -linalg.dot(ratio, ratio / jnp.where(den > 0, den, tiny)) / norm**3
         newton = mu - phi / dphi
         ok = jnp.isfinite(newton) & (newton > a) & (newton < b)
         mu_next = jnp.where(ok, newton, 0.5 * (a + b))
@@ -106,19 +104,19 @@ def solve_in_eigenbasis(
     # μ > 0 puts the minimizer on the sphere (complementarity): scale to ‖d‖ = Δ exactly.
     on_sphere = (mu > 0) | (norm_a > radius)
     scale_a = jnp.where(on_sphere, radius / jnp.where(norm_a > 0, norm_a, 1.0), 1.0)
-    d_a = -(q @ ratio_a) * scale_a
+    d_a = -linalg.matvec(q, ratio_a) * scale_a
 
     # --- candidate B: μ = max(0, −λ₁), the interior Newton step or the hard case ----------
     den_lo = lam + lo
     keep = den_lo > 10 * eps * scale
     ratio_b = jnp.where(keep & (g_hat != 0), g_hat / jnp.where(keep, den_lo, 1.0), 0.0)
-    p_b = -(q @ ratio_b)
-    norm_b2 = ratio_b @ ratio_b
+    p_b = -linalg.matvec(q, ratio_b)
+    norm_b2 = linalg.dot(ratio_b, ratio_b)
     # Only an indefinite or singular H can gain from moving along q₁ to the boundary; the
     # model changes by t ĝ₁ + ½ t² λ₁ along t q₁ (q₁ ⟂ p_b in H's metric), so t ĝ₁ ≤ 0.
     t = jnp.where(lam[0] <= 10 * eps * scale, jnp.sqrt(jnp.maximum(radius**2 - norm_b2, 0.0)), 0.0)
     t = jnp.where(g_hat[0] > 0, -t, t)
-    d_b = p_b + t * q[:, 0]
+    d_b = p_b + linalg.as_rounded(t * q[:, 0])
     feasible_b = norm(d_b) <= radius * (1 + 100 * eps)
 
     m_a = model_value(g, hessian, d_a)

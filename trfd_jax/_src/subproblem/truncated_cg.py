@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from trfd_jax._src import linalg
 from trfd_jax._src.model import model_value
 from trfd_jax._src.subproblem.exact import norm
 
@@ -28,20 +29,20 @@ def solve_truncated_cg(
 
     def to_boundary(z, p):
         # τ ≥ 0 with ‖z + τ p‖ = Δ.
-        pp, zp, zz = p @ p, z @ p, z @ z
+        pp, zp, zz = linalg.dot(p, p), linalg.dot(z, p), linalg.dot(z, z)
         disc = jnp.sqrt(jnp.maximum(zp * zp + pp * (radius**2 - zz), 0.0))
         return z + ((disc - zp) / jnp.where(pp > 0, pp, 1.0)) * p
 
     def body(carry):
         k, z, r, p, _ = carry
-        hp = hessian @ p
-        curvature = p @ hp
-        rr = r @ r
+        hp = linalg.matvec(hessian, p)
+        curvature = linalg.dot(p, hp)
+        rr = linalg.dot(r, r)
         alpha = rr / jnp.where(curvature > 0, curvature, 1.0)
         z_next = z + alpha * p
         leaves = (curvature <= 0) | (norm(z_next) >= radius)
         r_next = r + alpha * hp
-        beta = (r_next @ r_next) / jnp.where(rr > 0, rr, 1.0)
+        beta = linalg.dot(r_next, r_next) / jnp.where(rr > 0, rr, 1.0)
         converged = norm(r_next) <= rtol * g_norm
         z_out = jnp.where(leaves, to_boundary(z, p), z_next)
         return k + 1, z_out, r_next, -r_next + beta * p, leaves | converged
