@@ -17,7 +17,7 @@ reaching f as stored; 153 of 1272 arrays, areas within 0.002); the bounded ones 
 for ``cauchy_max_iter`` 50 → 5 (areas identical); all of them when every small reduction
 became a fixed tree of additions and products stopped fusing into sums (``linalg.py``, so
 that 4,096 vmapped starts round as a loop) and the box ∩ ball projection became closed-form
-(724 of 1272 arrays; areas within 0.01, bounded Gauss–Newton +0.019 at every τ).
+(725 of 1272 arrays; areas within 0.01, bounded Gauss–Newton +0.019 at every τ).
 
 ``tests/test_golden.py`` runs a CI-sized subset (and the whole set under ``-m slow``).
 Runs go through the benchmark runner (one ``jit(vmap)`` call per dimension), so this also
