@@ -6,10 +6,12 @@ decomposition is kept in the state.  :func:`masked_eigh` recomputes it where ``a
 
 * unbatched, with ``lax.cond`` (no work at all where inactive);
 * under ``jax.vmap`` (multi-start), with a custom batching rule: the starts that need a new
-  decomposition are gathered to the front of the batch and only the smallest bucket of
-  size ⌈j S / 8⌉ that holds them is decomposed.  The default rule would turn the ``cond``
-  into a ``select`` and decompose every start at every iteration; for small n the LAPACK
-  call per matrix dominates a multi-start solve's time.
+  decomposition are gathered to the front of the batch and decomposed in chunks of
+  ⌈S / 8⌉, as many chunks as they fill (a ``while_loop``: one gather, one batched
+  ``eigh`` and one scatter to compile, where a switch over eight bucket sizes compiled
+  eight of each).  The default rule would turn the ``cond`` into a ``select`` and
+  decompose every start at every iteration; for small n the LAPACK call per matrix
+  dominates a multi-start solve's time.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from jax import lax
 
 Array = jax.Array
 
-_BUCKETS = 8
+_CHUNKS = 8  # the batch is decomposed in 8 chunks at most
 
 
 def eigh(hessian: Array) -> tuple[Array, Array]:
@@ -48,22 +50,27 @@ def _masked_eigh_batched(axis_size, in_batched, active, hessian, values, vectors
         batch(x, b) for x, b in zip((active, hessian, values, vectors), in_batched, strict=True)
     )
     count = jnp.sum(active, dtype=jnp.int32)
-    order = jnp.argsort(~active, stable=True)  # the starts that need it first
-    sizes = sorted({math.ceil(j * axis_size / _BUCKETS) for j in range(1, _BUCKETS + 1)})
+    chunk = math.ceil(axis_size / _CHUNKS)
+    # The starts that need it first; the tail padded with an index past the batch, which
+    # gathers zeros and whose results are dropped.
+    order = jnp.argsort(~active, stable=True).astype(jnp.int32)
+    order = jnp.concatenate([order, jnp.full(chunk * _CHUNKS - axis_size, axis_size, jnp.int32)])
 
-    def decompose(size):
-        def branch():
-            take = order[:size]
-            new_values, new_vectors = jax.vmap(eigh)(hessian[take])
-            keep = active[take]
-            new_values = jnp.where(keep[:, None], new_values, values[take])
-            new_vectors = jnp.where(keep[:, None, None], new_vectors, vectors[take])
-            return values.at[take].set(new_values), vectors.at[take].set(new_vectors)
+    def decompose(carry):
+        i, values, vectors = carry
+        take = lax.dynamic_slice_in_dim(order, i * chunk, chunk)
+        keep = jnp.arange(chunk, dtype=jnp.int32) + i * chunk < count
+        new_values, new_vectors = jax.vmap(eigh)(hessian.at[take].get(mode="fill", fill_value=0))
+        old_values = values.at[take].get(mode="fill", fill_value=0)
+        old_vectors = vectors.at[take].get(mode="fill", fill_value=0)
+        new_values = jnp.where(keep[:, None], new_values, old_values)
+        new_vectors = jnp.where(keep[:, None, None], new_vectors, old_vectors)
+        values = values.at[take].set(new_values, mode="drop")
+        vectors = vectors.at[take].set(new_vectors, mode="drop")
+        return i + 1, values, vectors
 
-        return branch
-
-    branches = [lambda: (values, vectors)] + [decompose(s) for s in sizes]
-    thresholds = jnp.asarray(sizes, jnp.int32)
-    index = jnp.where(count == 0, 0, 1 + jnp.searchsorted(thresholds, count, side="left"))
-    out = lax.switch(index, branches)
+    _, values, vectors = lax.while_loop(
+        lambda carry: carry[0] * chunk < count, decompose, (jnp.int32(0), values, vectors)
+    )
+    out = (values, vectors)
     return out, (True, True)
