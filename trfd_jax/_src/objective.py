@@ -138,7 +138,7 @@ class Objective:
         if m is None:
             return Evaluation(jnp.where(active, out, jnp.nan), None, aux)
         out = jnp.where(active[:, None], out, jnp.nan)
-        return Evaluation(linalg.tree_sum(out * out), out, aux)
+        return Evaluation(linalg.tree_sum(linalg.as_rounded(out * out)), out, aux)
 
     def pop_error(self) -> BaseException | None:
         """The exception a host function raised during the last run, if any (and forget it)."""

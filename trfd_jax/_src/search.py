@@ -181,7 +181,7 @@ def safeguard(problem: Any, x: Array, candidates: Array, radius: Array, theta: f
     Projection onto Ω does not leave the ball: P_Ω is nonexpansive and P_Ω(x) = x.
     """
     d = candidates - x
-    norm = jnp.sqrt(linalg.tree_sum(d * d))[:, None]
+    norm = jnp.sqrt(linalg.tree_sum(linalg.as_rounded(d * d)))[:, None]
     limit = theta * radius
     d = d * jnp.minimum(1.0, limit / jnp.where(norm > 0, norm, 1.0))
     points = x + d

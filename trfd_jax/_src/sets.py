@@ -95,12 +95,10 @@ _simplex = _standard_promotion(optax_proj.projection_simplex)
 _non_negative = _standard_promotion(optax_proj.projection_non_negative)
 
 
-# optax's formulas for the ℓ2 ball and the half-space, with the dot products of
-# ``linalg.py``: optax's are XLA reductions, which a vmapped program may sum in another order.
-def _l2_ball(x: Array, radius: Array) -> Array:
-    return linalg.as_rounded(
-        x * (radius / jnp.sqrt(jnp.maximum(linalg.dot(x, x), radius * radius)))
-    )
+# The ℓ2 ball (the trust region's own projection) and optax's half-space formula, with the
+# dot products of ``linalg.py``: optax's are XLA reductions, which a vmapped program may sum
+# in another order.
+_l2_ball = project_ball
 
 
 def _halfspace(x: Array, a: Array, b: Array) -> Array:
