@@ -109,9 +109,33 @@ def test_a_known_noise_level_sets_the_step_floor_from_the_start():
         _noisy_quadratic, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
     )
     assert float(r.noise) == SIGMA
-    f0 = float(_quadratic(jnp.zeros(4)))
-    assert float(r.fd_step) >= 2 * np.sqrt(SIGMA / f0) * (1 - 1e-12)
+    # τ₀ = 2 √(ε_f / L̂) with L̂ the curvature measured at x₀: between the least and the
+    # largest second derivative (2 and 16), not |f(x₀)| = 15 (the τ never shrinks below it).
+    assert 2 * np.sqrt(SIGMA / 16) <= float(r.fd_step) <= 2 * np.sqrt(SIGMA / 2)
     assert int(r.status) == Status.NOISE_FLOOR
+
+
+def test_the_curvature_probe_measures_second_derivatives():
+    x = jnp.array([0.3, -0.2, 0.5, 2.0])
+    points, lengths = noise_lib.curvature_points(None, x)
+    assert points.shape == (noise_lib.curvature_count(4), 4)
+    values = jax.vmap(_quadratic)(points)
+    curvature = noise_lib.curvature_scale(_quadratic(x), values, lengths, jnp.asarray(0.0))
+    # Along (1, 0, 1, 0): (2 + 8) / 2; along (0, 1, 0, 1): (4 + 16) / 2, the larger.
+    np.testing.assert_allclose(float(curvature), 10.0, rtol=1e-9)
+    # Below the noise, the curvature is bounded by it: τ = 2 √(ε_f / L̂) is then ‖w‖.
+    flat = jnp.full(points.shape[0], 3.0)
+    bounded = noise_lib.curvature_scale(jnp.asarray(3.0), flat, lengths, jnp.asarray(SIGMA))
+    floor = noise_lib.fd_floor("forward", jnp.asarray(SIGMA), bounded)
+    np.testing.assert_allclose(float(floor), float(jnp.max(lengths)), rtol=1e-12)
+
+
+def test_the_curvature_probe_stays_in_unrelaxable_bounds():
+    box = trfd_jax.Box(jnp.array([0.0, -1.0, 0.0]), jnp.array([0.05, 1.0, 1e-3]))
+    x = jnp.array([0.04, 0.99, 0.0])
+    points, lengths = noise_lib.curvature_points(box, x)
+    assert bool(jnp.all((points >= box.lower) & (points <= box.upper)))
+    assert bool(jnp.all(lengths > 0))
 
 
 def test_smooth_runs_pay_little_and_find_no_noise():
@@ -122,9 +146,11 @@ def test_smooth_runs_pay_little_and_find_no_noise():
         auto = trfd_jax.minimize(rosenbrock, x0, max_evals=2000, options=AUTO)
         off = trfd_jax.minimize(rosenbrock, x0, max_evals=2000)
         assert float(auto.noise) == 0.0
-        # The probe at the first gradient, and at most one estimate near convergence,
-        # where rounding makes the recomputed gradient erratic (it finds rounding: 0).
-        assert int(off.nfev) + 1 <= int(auto.nfev) <= int(off.nfev) + 1 + noise_lib.POINTS
+        # The two probe points at x₀, and at most one estimate near convergence, where
+        # rounding makes the recomputed gradient erratic (it finds rounding: 0).
+        probe = noise_lib.PROBE_COUNT
+        most = noise_lib.POINTS + noise_lib.curvature_count(x0.shape[0])
+        assert int(off.nfev) + probe <= int(auto.nfev) <= int(off.nfev) + probe + most
         np.testing.assert_allclose(auto.x, off.x, rtol=0, atol=1e-6)
 
 
@@ -160,10 +186,12 @@ def test_noise_level_option_is_checked():
     with pytest.raises(TypeError, match="noise_level"):
         Options(noise_level="loud")
     assert Options.paper().noise_level is None and Options().noise_level is None
-    # The first gradient's probe is part of the least budget.
-    with pytest.raises(ValueError, match="noise probe"):
-        trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=6, options=AUTO)
-    trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=7, options=AUTO)
+    # The probe is left out when the first iteration would not fit after it.
+    for budget in (6, 7, 8):
+        r = trfd_jax.minimize(_noisy_quadratic, jnp.zeros(4), max_evals=budget, options=AUTO)
+        assert int(r.nfev) <= budget
+    with pytest.raises(ValueError, match="max_evals=5 is too small"):
+        trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=5, options=AUTO)
 
 
 def test_auto_noise_handling_under_vmap_matches_a_loop():

@@ -166,13 +166,11 @@ def check_max_evals(max_evals: Any, n: int, options: Options) -> int:
         raise TypeError(f"max_evals must be a Python int, got {type(max_evals).__name__}.")
     if max_evals > _MAX_BUDGET:
         raise ValueError(f"max_evals={max_evals} exceeds the supported maximum {_MAX_BUDGET}.")
-    probe = int(options.noise_level == "auto")  # the noise probe of the first gradient
-    minimum = 1 + options.evals_per_gradient_factor * n + probe + 1
+    minimum = 1 + options.evals_per_gradient_factor * n + 1
     if max_evals < minimum:
         raise ValueError(
             f"max_evals={max_evals} is too small for one iteration in dimension n={n}: "
-            f"f(x0), one {options.fd_scheme}-difference gradient"
-            f"{' with its noise probe' if probe else ''} and one trial point need "
+            f"f(x0), one {options.fd_scheme}-difference gradient and one trial point need "
             f"{minimum} evaluations."
         )
     return int(max_evals)

@@ -15,16 +15,23 @@ varies by more than 10% along the line, or no level agreed).
 In the solver (``Options.noise_level``): a known or estimated ε_f sets a floor under the
 finite-difference step τ — the interval that balances truncation against noise (Gill,
 Murray, Saunders & Wright 1983): 2 √(ε_f / L̂) for forward differences, (3 ε_f / L̂)^{1/3}
-for central ones, with L̂ = max(1, |f|) standing in for the unknown curvature of a
-well-scaled f — and makes the ratio test noise-tolerant,
+for central ones.  L̂, the curvature of f near x, is measured once, together with ε_f:
+second differences f(x + 2w) − 2 f(x + w) + f(x) along two steps w of length about
+max(1, ‖x‖∞)/10 (:func:`curvature_points`, :func:`curvature_scale`) — after Moré &
+Wild, "Estimating derivatives of noisy simulations", ACM TOMS 38(3), 2012, who estimate
+f'' the same way before choosing h.  (The curvature, not |f|, sets the balance: on the
+noisy Moré–Wild problems, L̂ = max(1, |f|) made τ 30× too small where |f| ≫ f'' and
+too large where f'' ≫ 1.)  The noise level also makes the ratio test noise-tolerant,
 
     ρ_k = (f(x_k) − f(x_k + d_k) + 2 ε_f) / (m_k(0) − m_k(d_k) + 2 ε_f)
 
 (Sun & Nocedal, "A trust region method for noisy unconstrained optimization", Math.
 Program. 2023).  A failed step with τ at the floor means the decrease sought is below the
 noise: the run stops (``Status.NOISE_FLOOR``).  With ``noise_level="auto"`` the estimate
-is made when the run shows evidence of noise (:func:`erratic`), from values at
-:data:`POINTS` new points on a line through x_k inside the unrelaxable bounds.
+is made when the run shows evidence of noise — two probe points at x₀ (:func:`probe_points`,
+:func:`probe_evidence`), or a recomputed gradient that moved erratically (:func:`erratic`)
+— before the next gradient, from values at :data:`POINTS` new points on a line through
+x_k inside the unrelaxable bounds.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import jax.numpy as jnp
 from trfd_jax._src import linalg
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.model import initial_hessian
-from trfd_jax._src.state import StepKind, select
+from trfd_jax._src.state import select
 
 Array = jax.Array
 
@@ -121,13 +128,64 @@ ROUNDING = 100.0
 """An estimate below ROUNDING · u · max(1, |f|) is rounding error: no noise to handle."""
 
 
-def fd_floor(scheme: str, noise: Array, f: Array) -> Array:
+def fd_floor(scheme: str, noise: Array, curvature: Array) -> Array:
     """The least τ that noise of level ε_f = ``noise`` allows: 2 √(ε_f / L̂) (forward) or
-    (3 ε_f / L̂)^{1/3} (central), L̂ = max(1, |f|); 0 when ε_f = 0."""
-    scale = jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
+    (3 ε_f / L̂)^{1/3} (central, with L̂ standing in for the third derivative too), L̂ =
+    ``curvature`` > 0; 0 when ε_f = 0."""
     if scheme == "central":
-        return jnp.cbrt(3.0 * noise / scale)
-    return 2.0 * jnp.sqrt(noise / scale)
+        return jnp.cbrt(3.0 * noise / curvature)
+    return 2.0 * jnp.sqrt(noise / curvature)
+
+
+CURVATURE_STEP = 0.1
+"""s: the length of the curvature probe's steps, relative to max(1, ‖x‖∞)."""
+CURVATURE_NOISE = 4.0
+"""A second difference below CURVATURE_NOISE · ε_f is noise: L̂ is then taken as
+CURVATURE_NOISE · ε_f / ‖w‖², so that τ = 2 √(ε_f / L̂) is at most the probe's ‖w‖."""
+
+
+def curvature_count(n: int) -> int:
+    """How many points the curvature probe evaluates: two per direction, two directions
+    (the odd- and the even-numbered coordinates; one when n = 1)."""
+    return 2 if n == 1 else 4
+
+
+def curvature_points(constraint: Any, x: Array) -> tuple[Array, Array]:
+    """The probe's points x + w, x + 2w for w = w⊙m over two disjoint coordinate masks m.
+
+    w are the signed steps of length s = CURVATURE_STEP · max(1, ‖x‖∞) the feasible set
+    allows towards its farther side (as the finite-difference steps, §3.4), halved from
+    2s so that x + 2w stays inside unrelaxable bounds.  Two directions, not one: along
+    (1, …, 1) the off-diagonal curvature can cancel the diagonal.
+
+    Returns:
+        The points, shape (:func:`curvature_count`, n), and ‖w‖ per direction.
+    """
+    n = x.shape[0]
+    s = CURVATURE_STEP * jnp.maximum(1.0, jnp.max(jnp.abs(x)))
+    w = jnp.full_like(x, 2.0 * s) if constraint is None else constraint.fd_steps(x, 2.0 * s)
+    w = 0.5 * w
+    odd = jnp.arange(n) % 2 == 0
+    masks = [odd] if n == 1 else [odd, ~odd]
+    directions = jnp.stack([jnp.where(m, w, 0.0) for m in masks])
+    points = jnp.concatenate([x + directions, x + 2.0 * directions])
+    return points, jax.vmap(linalg.norm)(directions)
+
+
+def curvature_scale(f: Array, values: Array, lengths: Array, noise: Array) -> Array:
+    """L̂ from the probe's values (:func:`curvature_points` order: all x + w, then all
+    x + 2w): the largest |f(x + 2w) − 2 f(x + w) + f(x)| / ‖w‖² over the directions, each
+    second difference taken as at least CURVATURE_NOISE · ε_f (below it, noise).  A
+    direction of length 0 (every variable fixed) or with a non-finite value is left out;
+    with none left, max(1, |f|), the scale of a well-scaled f."""
+    k = lengths.shape[0]
+    second = values[k:] - 2.0 * values[:k] + f
+    usable = jnp.isfinite(second) & (lengths > 0)
+    size = jnp.maximum(jnp.abs(second), CURVATURE_NOISE * noise)
+    ratios = jnp.where(usable, size / jnp.where(usable, lengths * lengths, 1.0), 0.0)
+    fallback = jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
+    tiny = jnp.finfo(ratios.dtype).tiny
+    return jnp.where(jnp.any(usable), jnp.maximum(jnp.max(ratios), tiny), fallback)
 
 
 def erratic(g_before: Array, g_after: Array) -> Array:
@@ -140,35 +198,25 @@ def erratic(g_before: Array, g_after: Array) -> Array:
 
 
 PROBE_FRACTION = 1e-3
-"""The probe sits at this fraction of the first finite-difference step."""
+"""The near probe point sits at this fraction of the far one's step."""
+PROBE_COUNT = 2
+"""Evaluations an ``"auto"`` run spends at x₀ on the evidence of noise."""
 
 
-def probe_due(problem: Any, state: Any) -> Array:
-    """Whether the next gradient carries the probe: the run's first gradient, while no
-    estimate has been made (``Options.noise_level="auto"``)."""
-    if problem.options.noise_level != "auto":
-        return jnp.asarray(False)
-    return (state.region.noise_tries == 0) & ~state.model.has_prev
+def probe_points(constraint: Any, x: Array, fd_step: Array) -> Array:
+    """Two points on the first finite-difference segment from x₀: x + h e₁ (h the first
+    forward-difference step, §3.4, so inside any box the stencil respects) and
+    x + (h/1000) e₁.  Shape (PROBE_COUNT, n)."""
+    h = constraint.fd_steps(x, fd_step)[0] if constraint is not None else fd_step
+    step = jnp.zeros_like(x).at[0].set(h)
+    return jnp.stack([x + step, x + PROBE_FRACTION * step])
 
 
-def probe_point(problem: Any, state: Any, points: Array, needed: Array) -> tuple[Array, Array]:
-    """One more point for the first gradient: x + (p_j − x)/1000 on the segment to its first
-    finite-difference point p_j (so inside any box the stencil respects), and whether it
-    is evaluated (the cost of the evidence: one evaluation per run)."""
-    x = state.iterate.x
-    j = jnp.argmax(needed)
-    probe = x + PROBE_FRACTION * (points[j] - x)
-    return probe, probe_due(problem, state) & needed[j]
-
-
-def probe_evidence(state: Any, values: Array, needed: Array, probed: Array) -> Array:
-    """Evidence of noise from the probe: a smooth f changes by about δ_j / 1000 over the
-    probe's step, where δ_j = f(p_j) − f(x); noise changes it by as much as δ_j itself.
-    Evidence: the probe's change exceeds δ_j / 10, with δ_j above rounding error."""
-    f = state.iterate.f
-    j = jnp.argmax(needed)
-    delta = values[j] - f
-    change = values[-1] - f
+def probe_evidence(f: Array, values: Array, probed: Array) -> Array:
+    """Evidence of noise from :func:`probe_points`: a smooth f changes by about δ / 1000
+    over the near step, where δ = f(far) − f(x); noise changes it by as much as δ itself.
+    Evidence: the near change exceeds δ / 10, with δ above rounding error."""
+    delta, change = values[0] - f, values[1] - f
     rounding = ROUNDING * jnp.finfo(f.dtype).eps * jnp.maximum(1.0, jnp.abs(f))
     finite = jnp.isfinite(delta) & jnp.isfinite(change)
     return probed & finite & (jnp.abs(delta) > rounding) & (jnp.abs(change) > 0.1 * jnp.abs(delta))
@@ -185,40 +233,42 @@ def line_points(constraint: Any, x: Array) -> Array:
     return x + fractions[:, None] * v[None, :]
 
 
-def estimate_step(problem: Any, state: Any, active: Array) -> tuple[Any, Array]:
-    """Estimate ε_f at x_k (ECnoise on the line of :func:`line_points`) where ``active``
-    and the budget allows it with what the iteration still needs.
+def estimate_step(problem: Any, state: Any, active: Array) -> Any:
+    """Estimate ε_f at x_k (ECnoise on the line of :func:`line_points`) and the curvature
+    L̂ (:func:`curvature_points`), in one batch of evaluations, where ``active`` and the
+    budget allows it with what the iteration still needs.  Made before the iteration's
+    gradient, which is then computed with the new τ.
 
-    A conclusive estimate above rounding sets ε_f and τ's floor, raises τ to it (and Δ to
-    at least 2 τ √n, as Algorithm 1 needs τ √n ≤ Δ), drops the Hessian learned from noisy
-    gradients and asks for a new gradient.
-
-    Returns:
-        The new state and whether τ changed (the iteration's trust-region step is then
-        skipped: its gradient was computed with the old τ).
+    A conclusive estimate above rounding sets ε_f and τ = τ's floor 2 √(ε_f / L̂) (raises
+    Δ to at least 2 τ √n, as Algorithm 1 needs τ √n ≤ Δ), drops the Hessian learned from
+    noisy gradients and asks for a new gradient.  Any estimate clears the evidence.
     """
     from trfd_jax._src import stopping  # stopping asks this module about the probe
 
     x, f, region = state.iterate.x, state.iterate.f, state.region
     n, dtype = x.shape[0], x.dtype
-    active = active & stopping.optional_evaluations_fit(problem, state, POINTS)
-    points = line_points(problem.constraint, x)
+    count = POINTS + curvature_count(n)
+    active = active & stopping.optional_evaluations_fit(problem, state, count)
+    probe, lengths = curvature_points(problem.constraint, x)
+    points = jnp.concatenate([line_points(problem.constraint, x), probe])
     evaluation, record = record_lib.evaluate(
         problem,
         state.record,
         points,
-        jnp.broadcast_to(active, (POINTS,)),
+        jnp.broadcast_to(active, (count,)),
         record_lib.inside(problem.constraint, points),
     )
-    values = jnp.concatenate([f[None], evaluation.values])
+    line = evaluation.values[:POINTS]
+    values = jnp.concatenate([f[None], line])
     finite = jnp.all(jnp.isfinite(values))
     level, inform = ecnoise(jnp.where(finite, values, 0.0), max_spread=None)
     rounding = ROUNDING * jnp.finfo(dtype).eps * jnp.maximum(1.0, jnp.abs(f))
     conclusive = finite & (inform == NoiseEstimate.OK)
     found = active & conclusive & (level > rounding)
 
-    floor = fd_floor(problem.options.fd_scheme, level, f).astype(dtype)
-    fd_step = jnp.maximum(region.fd_step, floor)
+    curvature = curvature_scale(f, evaluation.values[POINTS:], lengths, level)
+    floor = fd_floor(problem.options.fd_scheme, level, curvature).astype(dtype)
+    fd_step = jnp.maximum(problem.parameters.fd_step, floor).astype(dtype)
     radius = jnp.maximum(region.radius, 2.0 * fd_step * jnp.sqrt(jnp.asarray(n, dtype)))
     hessian = initial_hessian(problem.options.hessian, n, dtype)
     model = state.model._replace(
@@ -230,7 +280,10 @@ def estimate_step(problem: Any, state: Any, active: Array) -> tuple[Any, Array]:
     tries = region.noise_tries + 1
     checked = state._replace(
         record=record,
-        region=region._replace(noise_tries=jnp.where(conclusive, MAX_TRIES, tries)),
+        region=region._replace(
+            noise_tries=jnp.where(conclusive, MAX_TRIES, tries),
+            noise_evidence=jnp.asarray(False),
+        ),
     )
     noisy = checked._replace(
         model=model,
@@ -241,7 +294,5 @@ def estimate_step(problem: Any, state: Any, active: Array) -> tuple[Any, Array]:
             noise=level.astype(dtype),
             fd_floor=floor,
         ),
-        counters=state.counters._replace(nit=state.counters.nit + 1),
-        last_step=jnp.asarray(StepKind.NOISE_ESTIMATE, jnp.int32),
     )
-    return select(active, select(found, noisy, checked), state), found
+    return select(active, select(found, noisy, checked), state)

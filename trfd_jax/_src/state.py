@@ -28,7 +28,7 @@ class StepKind(enum.IntEnum):
     SEARCH = 4  # a search step gave sufficient decrease (second paper)
     GRADIENT_FAILED = 5  # a finite-difference value was NaN/inf: halve Δ and τ, retry
     INFEASIBLE_TRIAL = 6  # the projected trial point is not in Ω (projection not converged)
-    NOISE_ESTIMATE = 7  # noise found: τ raised to its floor, a new gradient is due
+    # 7 was NOISE_ESTIMATE: the estimate is now part of the iteration whose gradient it sets
     NOISE_FLOOR = 8  # a type II iteration with τ at the noise floor: nothing left to resolve
 
 

@@ -16,7 +16,6 @@ import jax
 import jax.numpy as jnp
 
 from trfd_jax._src import finite_differences as fd
-from trfd_jax._src import noise
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.solution import Status
 from trfd_jax._src.state import State, StepKind
@@ -38,8 +37,6 @@ def evaluations_still_needed(problem: Any, state: State) -> Array:
     gradient_cost = fd.evaluations_needed(
         problem.constraint, problem.options.fd_scheme, state.iterate.x, region.fd_step
     )
-    # The first gradient of an "auto" noise run carries one probe point (noise.py).
-    gradient_cost = gradient_cost + noise.probe_due(problem, state).astype(gradient_cost.dtype)
     return jnp.where(region.needs_gradient, gradient_cost, 0) + 1
 
 

@@ -59,6 +59,23 @@ def init(problem: Problem, x0: Array) -> State:
     eigenvalues, eigenvectors = jnp.diagonal(hessian), jnp.eye(n, dtype=dtype)
     x_ok = jnp.all(jnp.isfinite(x0))
     feasible = record_lib.inside(problem.constraint, x0[None])[0]
+    points, active, counts = x0[None], (x_ok & feasible)[None], x_ok[None]
+    level = problem.options.noise_level
+    known_noise = level not in (None, "auto")
+    if level is not None:
+        # Known ε_f: the curvature of f, which sets τ₀ with it; "auto": the evidence of
+        # noise (noise.py).  Measured with f(x₀), where the first iteration still fits.
+        if known_noise:
+            probe, lengths = noise.curvature_points(problem.constraint, x0)
+        else:
+            fd_step = jnp.asarray(problem.parameters.fd_step, dtype)
+            probe = noise.probe_points(problem.constraint, x0, fd_step)
+        k = probe.shape[0]
+        first_iteration = problem.options.evals_per_gradient_factor * n + 1
+        fits = problem.max_evals >= 1 + k + first_iteration
+        points = jnp.concatenate([points, probe])
+        active = jnp.concatenate([active, jnp.broadcast_to(x_ok & feasible & fits, (k,))])
+        counts = jnp.concatenate([counts, record_lib.inside(problem.constraint, probe) & x_ok])
     evaluation, record = record_lib.evaluate(
         problem,
         record_lib.empty(
@@ -68,11 +85,17 @@ def init(problem: Problem, x0: Array) -> State:
             problem.objective.residual_size,
             problem.objective.aux_zeros(),
         ),
-        x0[None],
-        (x_ok & feasible)[None],
-        x_ok[None],
+        points,
+        active,
+        counts,
     )
     f0 = evaluation.values[0]
+    curvature, evidence = None, jnp.asarray(False)
+    if known_noise:
+        values = jnp.where(active[1:], evaluation.values[1:], jnp.nan)
+        curvature = noise.curvature_scale(f0, values, lengths, jnp.asarray(level, dtype))
+    elif level == "auto":
+        evidence = noise.probe_evidence(f0, evaluation.values[1:], active[1])
     m = problem.objective.residual_size
     status = jnp.where(~x_ok | ~jnp.isfinite(f0), Status.NONFINITE_X0, Status.RUNNING)
     status = jnp.where(x_ok & ~feasible, Status.INFEASIBLE_X0, status)
@@ -93,7 +116,7 @@ def init(problem: Problem, x0: Array) -> State:
             gradient_prev=zeros,
             has_prev=jnp.asarray(False),
         ),
-        region=_initial_region(problem, f0, n, dtype),
+        region=_initial_region(problem, curvature, n, dtype)._replace(noise_evidence=evidence),
         record=record,
         counters=Counters.zeros(),
         last_step=jnp.asarray(StepKind.NONE, _INT),
@@ -102,9 +125,12 @@ def init(problem: Problem, x0: Array) -> State:
     return stopping.update_status(problem, state)
 
 
-def _initial_region(problem: Problem, f0: Array, n: int, dtype: jnp.dtype) -> Region:
+def _initial_region(
+    problem: Problem, curvature: Array | None, n: int, dtype: jnp.dtype
+) -> Region:
     """Δ₀ and τ₀; with a known noise level ε_f (``Options.noise_level``), τ₀ is raised to
-    the noise floor and Δ₀ to at least 2 τ₀ √n (Algorithm 1 needs τ₀ √n ≤ Δ₀)."""
+    the noise floor 2 √(ε_f / L̂) (L̂ = ``curvature``, measured at x₀) and Δ₀ to at least
+    2 τ₀ √n (Algorithm 1 needs τ₀ √n ≤ Δ₀)."""
     params = problem.parameters
     level = problem.options.noise_level
     radius, fd_step = jnp.asarray(params.radius, dtype), jnp.asarray(params.fd_step, dtype)
@@ -113,7 +139,7 @@ def _initial_region(problem: Problem, f0: Array, n: int, dtype: jnp.dtype) -> Re
         tries = jnp.zeros((), _INT)
         return Region(radius, fd_step, jnp.asarray(True), zero, zero, tries, jnp.asarray(False))
     level = jnp.asarray(level, dtype)
-    floor = noise.fd_floor(problem.options.fd_scheme, level, f0).astype(dtype)
+    floor = noise.fd_floor(problem.options.fd_scheme, level, curvature).astype(dtype)
     fd_step = jnp.maximum(fd_step, floor)
     radius = jnp.maximum(radius, 2.0 * fd_step * math.sqrt(n))
     tries = jnp.asarray(noise.MAX_TRIES, _INT)  # known: nothing to estimate
@@ -137,27 +163,13 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
     scheme = opts.fd_scheme
     x, region, model = state.iterate.x, state.region, state.model
     points, needed = fd.stencil(problem.constraint, scheme, x, region.fd_step)
-    k = points.shape[0]
-    evaluated, evaluate_rows = points, active & needed
-    if opts.noise_level == "auto":  # the first gradient carries the noise probe (noise.py)
-        probe, probe_on = noise.probe_point(problem, state, points, needed)
-        evaluated = jnp.concatenate([points, probe[None]])
-        evaluate_rows = jnp.concatenate([evaluate_rows, (active & probe_on)[None]])
     evaluation, record = record_lib.evaluate(
         problem,
         state.record,
-        evaluated,
-        evaluate_rows,
-        record_lib.inside(problem.constraint, evaluated),
+        points,
+        active & needed,
+        record_lib.inside(problem.constraint, points),
     )
-    evidence = jnp.asarray(False)
-    if opts.noise_level == "auto":
-        evidence = noise.probe_evidence(state, evaluation.values, needed, evaluate_rows[k])
-        evaluation = evaluation._replace(
-            values=evaluation.values[:k],
-            residuals=None if evaluation.residuals is None else evaluation.residuals[:k],
-            aux=jax.tree.map(lambda a: a[:k], evaluation.aux),
-        )
     jacobian = model.jacobian
     if problem.objective.least_squares:
         jacobian = fd.jacobian(
@@ -187,7 +199,7 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
             eigenvectors=eigenvectors,
             jacobian=jacobian,
         ),
-        region=region._replace(needs_gradient=jnp.asarray(False), noise_evidence=evidence),
+        region=region._replace(needs_gradient=jnp.asarray(False)),
     )
     new = select(ok, good, failed)
     return select(active, new, state), ok | ~active
@@ -279,17 +291,21 @@ def step(problem: Problem, state: State) -> State:
     running = state.status == Status.RUNNING
     state, found = search.before_gradient(problem, state, running)
     running = running & ~found
+    auto = problem.options.noise_level == "auto"
+    if auto:  # evidence of noise: estimate ε_f before the gradient, which then uses it
+        region = state.region
+        suspect = region.noise_evidence & (region.noise_tries < noise.MAX_TRIES)
+        state = noise.estimate_step(problem, state, running & region.needs_gradient & suspect)
     # A gradient recomputed at the same x with half the step (after a type II iteration).
     same_point = state.region.needs_gradient & (state.last_step == StepKind.TYPE_II)
     g_before = state.model.gradient
     state, gradient_ok = gradient_step(problem, state, running & state.region.needs_gradient)
     rigorous = running & gradient_ok
-    if problem.options.noise_level == "auto":
-        erratic = same_point & noise.erratic(g_before, state.model.gradient)
-        suspect = erratic | state.region.noise_evidence
-        suspect = rigorous & suspect & (state.region.noise_tries < noise.MAX_TRIES)
-        state, raised = noise.estimate_step(problem, state, suspect)
-        rigorous = rigorous & ~raised
+    if auto:  # an erratic recomputed gradient is evidence for the next gradient's estimate
+        erratic = rigorous & same_point & noise.erratic(g_before, state.model.gradient)
+        state = state._replace(
+            region=state.region._replace(noise_evidence=state.region.noise_evidence | erratic)
+        )
     state, found = search.after_gradient(problem, state, rigorous)
     state = trust_region_step(problem, state, rigorous & ~found)
     return stopping.update_status(problem, state)
