@@ -67,6 +67,7 @@ def test_too_few_values_is_a_value_error():
 import trfd_jax  # noqa: E402
 from trfd_jax import Options, Status  # noqa: E402
 from trfd_jax._src import noise as noise_lib  # noqa: E402
+from trfd_jax._src.state import StepKind  # noqa: E402
 
 SIGMA = 1e-4
 
@@ -109,10 +110,39 @@ def test_a_known_noise_level_sets_the_step_floor_from_the_start():
         _noisy_quadratic, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
     )
     assert float(r.noise) == SIGMA
-    # τ₀ = 2 √(ε_f / L̂) with L̂ the curvature measured at x₀: between the least and the
-    # largest second derivative (2 and 16), not |f(x₀)| = 15 (the τ never shrinks below it).
-    assert 2 * np.sqrt(SIGMA / 16) <= float(r.fd_step) <= 2 * np.sqrt(SIGMA / 2)
+    # The run ends on the floor of central differences, (3 ε_f / L̂)^{1/3}, with L̂ the
+    # curvature measured at x₀: between the least and the largest second derivative.
     assert int(r.status) == Status.NOISE_FLOOR
+    assert np.cbrt(3 * SIGMA / 16) <= float(r.fd_step) <= np.cbrt(3 * SIGMA / 2)
+    # τ₀ = 2 √(ε_f / L̂) (forward differences), not from |f(x₀)| = 15.
+    problem, x0 = trfd_jax.make_problem(
+        _noisy_quadratic, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
+    )
+    region = trfd_jax.init(problem, x0).region
+    assert 2 * np.sqrt(SIGMA / 16) <= float(region.fd_step) <= 2 * np.sqrt(SIGMA / 2)
+    assert 2 <= float(region.curvature) <= 16 and not bool(region.central)
+
+
+def test_forward_differences_at_the_noise_floor_turn_central():
+    # With ε_f known, the first failure at the floor switches to central differences
+    # (2n points per gradient from then on) instead of stopping; the run ends later, on
+    # the central floor.  Driven by hand to see every iteration.
+    problem, x0 = trfd_jax.make_problem(
+        _noisy_quadratic, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
+    )
+    step = jax.jit(trfd_jax.step)
+    state, kinds, costs = trfd_jax.init(problem, x0), [], []
+    while not bool(trfd_jax.terminate(problem, state)):
+        new = step(problem, state)
+        kinds.append(int(new.last_step))
+        costs.append((bool(state.region.needs_gradient), int(new.record.nfev - state.record.nfev)))
+        state = new
+    switch = kinds.index(StepKind.CENTRAL_DIFFERENCES)
+    assert kinds.count(StepKind.CENTRAL_DIFFERENCES) == 1 and kinds[-1] == StepKind.NOISE_FLOOR
+    before = {cost for due, cost in costs[:switch] if due}
+    after = {cost for due, cost in costs[switch + 1 :] if due}
+    assert before == {4 + 1} and after == {8 + 1}  # n + 1, then 2n + 1 per iteration
+    assert int(state.status) == Status.NOISE_FLOOR and int(state.record.nfev) <= 1000
 
 
 def test_the_curvature_probe_measures_second_derivatives():

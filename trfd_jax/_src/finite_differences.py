@@ -102,9 +102,43 @@ def stencil(constraint: Any, scheme: str, x: Array, fd_step: Array) -> tuple[Arr
     return points, active
 
 
-def evaluations_needed(constraint: Any, scheme: str, x: Array, fd_step: Array) -> Array:
+def switchable(options: Any) -> bool:
+    """Whether forward differences may turn into central ones during the run: with noise
+    handling (``Options.noise_level``), when forward ones reach the noise floor (noise.py)."""
+    return options.fd_scheme == "forward" and options.noise_level is not None
+
+
+def switched_stencil(
+    constraint: Any, x: Array, fd_step: Array, central: Array
+) -> tuple[Array, Array]:
+    """The stencil of a switchable run, one shape for both schemes (2n points): the
+    forward points and n unused rows, or the central points when ``central``."""
+    forward, forward_active = stencil(constraint, "forward", x, fd_step)
+    both, both_active = stencil(constraint, "central", x, fd_step)
+    n = x.shape[0]
+    points = jnp.where(central, both, jnp.concatenate([forward, both[n:]]))
+    unused = jnp.zeros(n, bool)
+    active = jnp.where(central, both_active, jnp.concatenate([forward_active, unused]))
+    return points, active
+
+
+def switched_gradient(
+    central: Array, f_x: Array, values: Array, x: Array, points: Array, active: Array
+) -> Array:
+    """g_k from :func:`switched_stencil`'s values."""
+    n = x.shape[0]
+    forward = forward_gradient(f_x, values[:n], x, points[:n], active[:n])
+    return jnp.where(central, central_gradient(f_x, values, x, points, active), forward)
+
+
+def evaluations_needed(
+    constraint: Any, scheme: str, x: Array, fd_step: Array, central: Array | None = None
+) -> Array:
     """How many evaluations a gradient at x costs (fixed variables cost none)."""
-    _, active = stencil(constraint, scheme, x, fd_step)
+    if central is not None:
+        _, active = switched_stencil(constraint, x, fd_step, central)
+    else:
+        _, active = stencil(constraint, scheme, x, fd_step)
     return jnp.sum(active, dtype=jnp.int32)
 
 
@@ -117,10 +151,20 @@ def gradient(
 
 
 def jacobian(
-    scheme: str, residuals_x: Array, residuals: Array, x: Array, points: Array, active: Array
+    scheme: str,
+    residuals_x: Array,
+    residuals: Array,
+    x: Array,
+    points: Array,
+    active: Array,
+    central: Array | None = None,
 ) -> Array:
     """J_k (m, n): one difference quotient per residual, from the residual vectors (k, m)
-    at the stencil's points and F(x_k) (m,)."""
-    return jax.vmap(lambda r, r_x: gradient(scheme, r_x, r, x, points, active), in_axes=(1, 0))(
-        residuals, residuals_x
-    )
+    at the stencil's points and F(x_k) (m,) (``central``: a :func:`switched_stencil`)."""
+
+    def row(r, r_x):
+        if central is not None:
+            return switched_gradient(central, r_x, r, x, points, active)
+        return gradient(scheme, r_x, r, x, points, active)
+
+    return jax.vmap(row, in_axes=(1, 0))(residuals, residuals_x)

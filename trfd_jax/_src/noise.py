@@ -27,11 +27,14 @@ too large where f'' ≫ 1.)  The noise level also makes the ratio test noise-tol
 
 (Sun & Nocedal, "A trust region method for noisy unconstrained optimization", Math.
 Program. 2023).  A failed step with τ at the floor means the decrease sought is below the
-noise: the run stops (``Status.NOISE_FLOOR``).  With ``noise_level="auto"`` the estimate
-is made when the run shows evidence of noise — two probe points at x₀ (:func:`probe_points`,
-:func:`probe_evidence`), or a recomputed gradient that moved erratically (:func:`erratic`)
-— before the next gradient, from values at :data:`POINTS` new points on a line through
-x_k inside the unrelaxable bounds.
+noise.  Forward differences then turn into central ones, whose error O(ε_f/τ + τ²) allows a
+more accurate gradient (the classical switch near a solution: Gill, Murray & Wright,
+*Practical Optimization*, §8.6), at τ ≥ (3 ε_f / L̂)^{1/3}; when central differences meet
+their floor in turn, the run stops (``Status.NOISE_FLOOR``).  With ``noise_level="auto"``
+the estimate is made when the run shows evidence of noise — two probe points at x₀
+(:func:`probe_points`, :func:`probe_evidence`), or a recomputed gradient that moved
+erratically (:func:`erratic`) — before the next gradient, from values at :data:`POINTS`
+new points on a line through x_k inside the unrelaxable bounds.
 """
 
 from __future__ import annotations
@@ -293,6 +296,7 @@ def estimate_step(problem: Any, state: Any, active: Array) -> Any:
             needs_gradient=jnp.asarray(True),
             noise=level.astype(dtype),
             fd_floor=floor,
+            curvature=curvature.astype(dtype),
         ),
     )
     return select(active, select(found, noisy, checked), state)

@@ -28,7 +28,7 @@ class StepKind(enum.IntEnum):
     SEARCH = 4  # a search step gave sufficient decrease (second paper)
     GRADIENT_FAILED = 5  # a finite-difference value was NaN/inf: halve Δ and τ, retry
     INFEASIBLE_TRIAL = 6  # the projected trial point is not in Ω (projection not converged)
-    # 7 was NOISE_ESTIMATE: the estimate is now part of the iteration whose gradient it sets
+    CENTRAL_DIFFERENCES = 7  # forward differences met the noise floor: central ones now
     NOISE_FLOOR = 8  # a type II iteration with τ at the noise floor: nothing left to resolve
 
 
@@ -67,7 +67,9 @@ class Region(NamedTuple):
     noise: Array  # () ε_f, the noise level used
     fd_floor: Array  # () the least τ the noise allows
     noise_tries: Array  # () int32: noise estimates made
-    noise_evidence: Array  # () bool: the last gradient's probe looked like noise
+    noise_evidence: Array  # () bool: the probe or a recomputed gradient looked like noise
+    curvature: Array  # () L̂, the measured curvature of f that sets the floor (0: unknown)
+    central: Array  # () bool: central differences since forward ones met the noise floor
 
 
 class Counters(NamedTuple):

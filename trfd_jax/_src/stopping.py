@@ -34,8 +34,9 @@ def evaluations_still_needed(problem: Any, state: State) -> Array:
     it.  So ``nfev`` never exceeds ``max_evals``, whatever is configured.
     """
     region = state.region
+    central = region.central if fd.switchable(problem.options) else None
     gradient_cost = fd.evaluations_needed(
-        problem.constraint, problem.options.fd_scheme, state.iterate.x, region.fd_step
+        problem.constraint, problem.options.fd_scheme, state.iterate.x, region.fd_step, central
     )
     return jnp.where(region.needs_gradient, gradient_cost, 0) + 1
 

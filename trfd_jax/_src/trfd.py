@@ -125,25 +125,24 @@ def init(problem: Problem, x0: Array) -> State:
     return stopping.update_status(problem, state)
 
 
-def _initial_region(
-    problem: Problem, curvature: Array | None, n: int, dtype: jnp.dtype
-) -> Region:
+def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jnp.dtype) -> Region:
     """Δ₀ and τ₀; with a known noise level ε_f (``Options.noise_level``), τ₀ is raised to
     the noise floor 2 √(ε_f / L̂) (L̂ = ``curvature``, measured at x₀) and Δ₀ to at least
     2 τ₀ √n (Algorithm 1 needs τ₀ √n ≤ Δ₀)."""
     params = problem.parameters
     level = problem.options.noise_level
     radius, fd_step = jnp.asarray(params.radius, dtype), jnp.asarray(params.fd_step, dtype)
-    zero = jnp.zeros((), dtype)
+    zero, false = jnp.zeros((), dtype), jnp.asarray(False)
     if level is None or level == "auto":
         tries = jnp.zeros((), _INT)
-        return Region(radius, fd_step, jnp.asarray(True), zero, zero, tries, jnp.asarray(False))
+        return Region(radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false)
     level = jnp.asarray(level, dtype)
     floor = noise.fd_floor(problem.options.fd_scheme, level, curvature).astype(dtype)
     fd_step = jnp.maximum(fd_step, floor)
     radius = jnp.maximum(radius, 2.0 * fd_step * math.sqrt(n))
     tries = jnp.asarray(noise.MAX_TRIES, _INT)  # known: nothing to estimate
-    return Region(radius, fd_step, jnp.asarray(True), level, floor, tries, jnp.asarray(False))
+    curvature = curvature.astype(dtype)
+    return Region(radius, fd_step, jnp.asarray(True), level, floor, tries, false, curvature, false)
 
 
 def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State, Array]:
@@ -162,7 +161,11 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
     opts = problem.options
     scheme = opts.fd_scheme
     x, region, model = state.iterate.x, state.region, state.model
-    points, needed = fd.stencil(problem.constraint, scheme, x, region.fd_step)
+    switchable = fd.switchable(opts)
+    if switchable:
+        points, needed = fd.switched_stencil(problem.constraint, x, region.fd_step, region.central)
+    else:
+        points, needed = fd.stencil(problem.constraint, scheme, x, region.fd_step)
     evaluation, record = record_lib.evaluate(
         problem,
         state.record,
@@ -173,12 +176,23 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
     jacobian = model.jacobian
     if problem.objective.least_squares:
         jacobian = fd.jacobian(
-            scheme, state.iterate.residuals, evaluation.residuals, x, points, needed
+            scheme,
+            state.iterate.residuals,
+            evaluation.residuals,
+            x,
+            points,
+            needed,
+            region.central if switchable else None,
         )
         g = gauss_newton.gradient(jacobian, state.iterate.residuals)
         ok = jnp.all(jnp.isfinite(jacobian)) & jnp.all(jnp.isfinite(g))
     else:
-        g = fd.gradient(scheme, state.iterate.f, evaluation.values, x, points, needed)
+        if switchable:
+            g = fd.switched_gradient(
+                region.central, state.iterate.f, evaluation.values, x, points, needed
+            )
+        else:
+            g = fd.gradient(scheme, state.iterate.f, evaluation.values, x, points, needed)
         ok = jnp.all(jnp.isfinite(g))
     hessian = new_hessian(opts, model, x, g, jacobian, ok, convex=problem.constraint is not None)
     eigenvalues, eigenvectors = subproblem.refresh_eigh(problem, active, hessian, model)
@@ -251,10 +265,22 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     type_i = ~success & ((region.fd_step * math.sqrt(n) <= radius_down) | floored)
     type_ii = ~success & ~type_i
     at_floor = ~success & floored & (predicted < region.noise)
+    # Forward differences at their floor turn into central ones (error O(ε_f/τ + τ²) in
+    # place of O(ε_f/τ + τ)), with a new gradient at x_k; central ones at theirs stop.
+    switch = jnp.asarray(False)
+    fd_step, fd_floor = region.fd_step, region.fd_floor
+    if fd.switchable(opts):
+        switch = at_floor & ~region.central
+        central_floor = noise.fd_floor("central", region.noise, region.curvature)
+        central_floor = jnp.maximum(central_floor, region.fd_floor).astype(fd_step.dtype)
+        fd_step = jnp.where(switch, jnp.maximum(fd_step, central_floor), fd_step)
+        fd_floor = jnp.where(switch, central_floor, fd_floor)
+        at_floor = at_floor & region.central
     kind = jnp.where(
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
     kind = jnp.where(at_floor, StepKind.NOISE_FLOOR, kind)
+    kind = jnp.where(switch, StepKind.CENTRAL_DIFFERENCES, kind)
     kind = jnp.where(feasible, kind, StepKind.INFEASIBLE_TRIAL)
     residuals = None if evaluation.residuals is None else evaluation.residuals[0]
     new = acceptance.move(
@@ -265,8 +291,10 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
             radius=jnp.where(
                 success, acceptance.enlarged_radius(problem, region.radius), radius_down
             ),
-            fd_step=jnp.where(type_ii, jnp.maximum(halved, region.fd_floor), region.fd_step),
-            needs_gradient=success | type_ii,
+            fd_step=jnp.where(type_ii, jnp.maximum(halved, region.fd_floor), fd_step),
+            fd_floor=fd_floor,
+            needs_gradient=success | type_ii | switch,
+            central=region.central | switch,
         ),
         counters=counters._replace(
             nit=counters.nit + 1,
