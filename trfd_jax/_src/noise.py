@@ -40,6 +40,7 @@ new points on a line through x_k inside the unrelaxable bounds.
 from __future__ import annotations
 
 import enum
+import math
 from typing import Any
 
 import jax
@@ -138,6 +139,26 @@ def fd_floor(scheme: str, noise: Array, curvature: Array) -> Array:
     if scheme == "central":
         return jnp.cbrt(3.0 * noise / curvature)
     return 2.0 * jnp.sqrt(noise / curvature)
+
+
+def gradient_error(region: Any, n: int) -> Array:
+    """A bound on ‖g_k − ∇f(x_k)‖ from the noise and the truncation: √n (2 ε_f / τ + L̂ τ / 2)
+    for forward differences (Lemma 2.4 plus the noise), √n (ε_f / τ + L̂ τ² / 6) for
+    central ones (L̂ standing in for the third derivative)."""
+    tau, level, scale = region.fd_step, region.noise, region.curvature
+    forward = 2.0 * level / tau + 0.5 * scale * tau
+    central = level / tau + scale * tau * tau / 6.0
+    return math.sqrt(n) * jnp.where(region.central, central, forward)
+
+
+def reliable_pair(region: Any, s: Array, y: Array) -> Array:
+    """Whether a quasi-Newton pair (s, y) carries curvature, not noise: both gradients in
+    y = g_k − g_prev err by up to :func:`gradient_error`, so y is trusted only when it is
+    larger than twice their sum, and sᵀy > 0 (a negative curvature seen through noise is
+    more likely noise).  Always true without noise (ε_f = 0)."""
+    bound = 4.0 * gradient_error(region, s.shape[0])
+    signal = (linalg.norm(y) > bound) & (linalg.dot(s, y) > 0)
+    return (region.noise == 0) | signal
 
 
 CURVATURE_STEP = 0.1

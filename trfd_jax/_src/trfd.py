@@ -194,7 +194,12 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
         else:
             g = fd.gradient(scheme, state.iterate.f, evaluation.values, x, points, needed)
         ok = jnp.all(jnp.isfinite(g))
-    hessian = new_hessian(opts, model, x, g, jacobian, ok, convex=problem.constraint is not None)
+    reliable = None
+    if opts.noise_level is not None:  # a pair of noisy gradients may be noise (noise.py)
+        reliable = noise.reliable_pair(region, x - model.x_prev, g - model.gradient_prev)
+    hessian = new_hessian(
+        opts, model, x, g, jacobian, ok, convex=problem.constraint is not None, reliable=reliable
+    )
     eigenvalues, eigenvectors = subproblem.refresh_eigh(problem, active, hessian, model)
     new = state._replace(record=record)
     failed = new._replace(

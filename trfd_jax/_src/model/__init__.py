@@ -31,13 +31,15 @@ def new_hessian(
     ok: Array,
     *,
     convex: bool,
+    reliable: Array | None = None,
 ) -> Array:
     """H_k after Step 1 computed ``gradient`` (and ``jacobian``) at x_k.
 
     Gauss–Newton: 2 JᵀJ from the new Jacobian.  Otherwise the quasi-Newton update with
     s = x_k − x_prev and y = g_k − g_prev, whenever a pair exists — again after a type II
     iteration, with the same s and the new, more accurate g_k (spec, "Hessian
-    approximation").  H is kept when the new gradient is not usable (``ok`` false).
+    approximation").  H is kept when the new gradient is not usable (``ok`` false), or
+    when ``reliable`` (given with noise handling) says the pair (s, y) is mostly noise.
     """
     if options.hessian == "gauss_newton":
         return jnp.where(ok, gauss_newton.hessian(jacobian), model.hessian)
@@ -48,4 +50,7 @@ def new_hessian(
         gradient - model.gradient_prev,
         convex=convex,
     )
-    return jnp.where(model.has_prev & ok, hessian, model.hessian)
+    use = model.has_prev & ok
+    if reliable is not None:
+        use = use & reliable
+    return jnp.where(use, hessian, model.hessian)
