@@ -265,13 +265,14 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     radius_down = region.radius * opts.radius_decrease
     halved = region.fd_step * opts.fd_step_decrease
     # τ at the noise floor cannot shrink: a failure keeps τ and g and only shrinks Δ (type
-    # I), until the decrease the model seeks is below the noise level.
+    # I).  Once the decrease the model seeks is below the noise level, a step proves
+    # nothing (the noise-tolerant test accepts or rejects it by chance).
     floored = halved < region.fd_floor
     type_i = ~success & ((region.fd_step * math.sqrt(n) <= radius_down) | floored)
     type_ii = ~success & ~type_i
-    at_floor = ~success & floored & (predicted < region.noise)
+    at_floor = floored & (predicted < region.noise)
     # Forward differences at their floor turn into central ones (error O(ε_f/τ + τ²) in
-    # place of O(ε_f/τ + τ)), with a new gradient at x_k; central ones at theirs stop.
+    # place of O(ε_f/τ + τ)), with a new gradient; central ones at theirs stop.
     switch = jnp.asarray(False)
     fd_step, fd_floor = region.fd_step, region.fd_floor
     if fd.switchable(opts):
