@@ -147,7 +147,7 @@ def test_forward_differences_at_the_noise_floor_turn_central():
 
 def test_the_curvature_probe_measures_second_derivatives():
     x = jnp.array([0.3, -0.2, 0.5, 2.0])
-    points, lengths = noise_lib.curvature_points(None, x)
+    points, lengths = noise_lib.curvature_points(None, x, jnp.asarray(1.0), jnp.asarray(1e-4))
     assert points.shape == (noise_lib.curvature_count(4), 4)
     values = jax.vmap(_quadratic)(points)
     curvature = noise_lib.curvature_scale(_quadratic(x), values, lengths, jnp.asarray(0.0))
@@ -163,7 +163,7 @@ def test_the_curvature_probe_measures_second_derivatives():
 def test_the_curvature_probe_stays_in_unrelaxable_bounds():
     box = trfd_jax.Box(jnp.array([0.0, -1.0, 0.0]), jnp.array([0.05, 1.0, 1e-3]))
     x = jnp.array([0.04, 0.99, 0.0])
-    points, lengths = noise_lib.curvature_points(box, x)
+    points, lengths = noise_lib.curvature_points(box, x, jnp.asarray(1.0), jnp.asarray(1e-4))
     assert bool(jnp.all((points >= box.lower) & (points <= box.upper)))
     assert bool(jnp.all(lengths > 0))
 

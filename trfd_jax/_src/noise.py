@@ -161,8 +161,13 @@ def reliable_pair(region: Any, s: Array, y: Array) -> Array:
     return (region.noise == 0) | signal
 
 
-CURVATURE_STEP = 0.1
-"""s: the length of the curvature probe's steps, relative to max(1, ‖x‖∞)."""
+CURVATURE_STEP = 0.5
+"""c in the curvature probe's step s = c (ε_f / max(1, |f|))^{1/4} max(1, ‖x‖∞): the step
+at which a second derivative of order |f| stands out of the noise by about 16 (Moré & Wild
+2012 take h ∝ ε_f^{1/4} for the same reason); ξ = 1e-3 relative noise gives s ≈ 0.09,
+1e-5 gives 0.03 (of max(1, ‖x‖∞))."""
+CURVATURE_STEP_RANGE = (1e-3, 0.3)
+"""s / max(1, ‖x‖∞) is kept in this range."""
 CURVATURE_NOISE = 4.0
 """A second difference below CURVATURE_NOISE · ε_f is noise: L̂ is then taken as
 CURVATURE_NOISE · ε_f / ‖w‖², so that τ = 2 √(ε_f / L̂) is at most the probe's ‖w‖."""
@@ -174,19 +179,23 @@ def curvature_count(n: int) -> int:
     return 2 if n == 1 else 4
 
 
-def curvature_points(constraint: Any, x: Array) -> tuple[Array, Array]:
+def curvature_points(constraint: Any, x: Array, f: Array, noise: Array) -> tuple[Array, Array]:
     """The probe's points x + w, x + 2w for w = w⊙m over two disjoint coordinate masks m.
 
-    w are the signed steps of length s = CURVATURE_STEP · max(1, ‖x‖∞) the feasible set
-    allows towards its farther side (as the finite-difference steps, §3.4), halved from
-    2s so that x + 2w stays inside unrelaxable bounds.  Two directions, not one: along
-    (1, …, 1) the off-diagonal curvature can cancel the diagonal.
+    w are the signed steps of length s (:data:`CURVATURE_STEP`, from the noise level
+    ``noise`` — known, or a rough value from the evidence) the feasible set allows towards
+    its farther side (as the finite-difference steps, §3.4), halved from 2s so that x + 2w
+    stays inside unrelaxable bounds.  Two directions, not one: along (1, …, 1) the
+    off-diagonal curvature can cancel the diagonal.
 
     Returns:
         The points, shape (:func:`curvature_count`, n), and ‖w‖ per direction.
     """
     n = x.shape[0]
-    s = CURVATURE_STEP * jnp.maximum(1.0, jnp.max(jnp.abs(x)))
+    scale = jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
+    relative = CURVATURE_STEP * jnp.sqrt(jnp.sqrt(noise / scale))
+    relative = jnp.clip(relative, *CURVATURE_STEP_RANGE)
+    s = relative * jnp.maximum(1.0, jnp.max(jnp.abs(x)))
     w = jnp.full_like(x, 2.0 * s) if constraint is None else constraint.fd_steps(x, 2.0 * s)
     w = 0.5 * w
     odd = jnp.arange(n) % 2 == 0
@@ -212,13 +221,20 @@ def curvature_scale(f: Array, values: Array, lengths: Array, noise: Array) -> Ar
     return jnp.where(jnp.any(usable), jnp.maximum(jnp.max(ratios), tiny), fallback)
 
 
-def erratic(g_before: Array, g_after: Array) -> Array:
-    """Evidence of noise: the gradient at the same x, recomputed with half the step, moved
-    by more than half its size.  Smooth truncation error changes it by O(L τ); noise of
-    level ε_f by O(ε_f / τ), which grows as τ shrinks."""
+def erratic(g_before: Array, g_after: Array, fd_step: Array) -> Array:
+    """Evidence of noise: the gradient at the same x, recomputed with half the step τ,
+    moved by more than half its size.  Smooth truncation error changes it by O(L τ); noise
+    of level ε_f by O(ε_f / τ), which grows as τ shrinks.
+
+    Returns:
+        A rough ε_f where there is evidence, else 0: each entry of the change is about
+        ε_f (2/τ + 4/τ) in size, so ε_f ≈ ‖Δg‖ τ / (6 √n).
+    """
     change = linalg.norm(g_after - g_before)
     size = jnp.maximum(linalg.norm(g_before), linalg.norm(g_after))
-    return jnp.all(jnp.isfinite(g_after)) & (change > 0.5 * size)
+    evidence = jnp.all(jnp.isfinite(g_after)) & (change > 0.5 * size)
+    hint = change * fd_step / (6.0 * math.sqrt(g_after.shape[0]))
+    return jnp.where(evidence, hint, 0.0)
 
 
 PROBE_FRACTION = 1e-3
@@ -239,11 +255,18 @@ def probe_points(constraint: Any, x: Array, fd_step: Array) -> Array:
 def probe_evidence(f: Array, values: Array, probed: Array) -> Array:
     """Evidence of noise from :func:`probe_points`: a smooth f changes by about δ / 1000
     over the near step, where δ = f(far) − f(x); noise changes it by as much as δ itself.
-    Evidence: the near change exceeds δ / 10, with δ above rounding error."""
+    Evidence: the near change exceeds δ / 10, with δ above rounding error.
+
+    Returns:
+        A rough ε_f where there is evidence (the near change, a difference of two noise
+        values, over √2), else 0.
+    """
     delta, change = values[0] - f, values[1] - f
     rounding = ROUNDING * jnp.finfo(f.dtype).eps * jnp.maximum(1.0, jnp.abs(f))
     finite = jnp.isfinite(delta) & jnp.isfinite(change)
-    return probed & finite & (jnp.abs(delta) > rounding) & (jnp.abs(change) > 0.1 * jnp.abs(delta))
+    evidence = probed & finite & (jnp.abs(delta) > rounding)
+    evidence = evidence & (jnp.abs(change) > 0.1 * jnp.abs(delta))
+    return jnp.where(evidence, jnp.abs(change) / math.sqrt(2.0), 0.0)
 
 
 def line_points(constraint: Any, x: Array) -> Array:
@@ -273,7 +296,7 @@ def estimate_step(problem: Any, state: Any, active: Array) -> Any:
     n, dtype = x.shape[0], x.dtype
     count = POINTS + curvature_count(n)
     active = active & stopping.optional_evaluations_fit(problem, state, count)
-    probe, lengths = curvature_points(problem.constraint, x)
+    probe, lengths = curvature_points(problem.constraint, x, f, region.noise_hint)
     points = jnp.concatenate([line_points(problem.constraint, x), probe])
     evaluation, record = record_lib.evaluate(
         problem,
@@ -306,7 +329,7 @@ def estimate_step(problem: Any, state: Any, active: Array) -> Any:
         record=record,
         region=region._replace(
             noise_tries=jnp.where(conclusive, MAX_TRIES, tries),
-            noise_evidence=jnp.asarray(False),
+            noise_hint=jnp.zeros_like(region.noise_hint),
         ),
     )
     noisy = checked._replace(

@@ -67,7 +67,7 @@ class Region(NamedTuple):
     noise: Array  # () ε_f, the noise level used
     fd_floor: Array  # () the least τ the noise allows
     noise_tries: Array  # () int32: noise estimates made
-    noise_evidence: Array  # () bool: the probe or a recomputed gradient looked like noise
+    noise_hint: Array  # () a rough ε_f from evidence of noise, to be estimated (0: none)
     curvature: Array  # () L̂, the measured curvature of f that sets the floor (0: unknown)
     central: Array  # () bool: central differences since forward ones met the noise floor
 

@@ -66,7 +66,11 @@ def init(problem: Problem, x0: Array) -> State:
         # Known ε_f: the curvature of f, which sets τ₀ with it; "auto": the evidence of
         # noise (noise.py).  Measured with f(x₀), where the first iteration still fits.
         if known_noise:
-            probe, lengths = noise.curvature_points(problem.constraint, x0)
+            level_x0 = jnp.asarray(level, dtype)
+            # f(x₀) is not known yet: the probe's step takes |f| = 1 (the ¼ power of it).
+            probe, lengths = noise.curvature_points(
+                problem.constraint, x0, jnp.ones((), dtype), level_x0
+            )
         else:
             fd_step = jnp.asarray(problem.parameters.fd_step, dtype)
             probe = noise.probe_points(problem.constraint, x0, fd_step)
@@ -90,12 +94,12 @@ def init(problem: Problem, x0: Array) -> State:
         counts,
     )
     f0 = evaluation.values[0]
-    curvature, evidence = None, jnp.asarray(False)
+    curvature, hint = None, jnp.zeros((), dtype)
     if known_noise:
         values = jnp.where(active[1:], evaluation.values[1:], jnp.nan)
         curvature = noise.curvature_scale(f0, values, lengths, jnp.asarray(level, dtype))
     elif level == "auto":
-        evidence = noise.probe_evidence(f0, evaluation.values[1:], active[1])
+        hint = noise.probe_evidence(f0, evaluation.values[1:], active[1]).astype(dtype)
     m = problem.objective.residual_size
     status = jnp.where(~x_ok | ~jnp.isfinite(f0), Status.NONFINITE_X0, Status.RUNNING)
     status = jnp.where(x_ok & ~feasible, Status.INFEASIBLE_X0, status)
@@ -116,7 +120,7 @@ def init(problem: Problem, x0: Array) -> State:
             gradient_prev=zeros,
             has_prev=jnp.asarray(False),
         ),
-        region=_initial_region(problem, curvature, n, dtype)._replace(noise_evidence=evidence),
+        region=_initial_region(problem, curvature, n, dtype)._replace(noise_hint=hint),
         record=record,
         counters=Counters.zeros(),
         last_step=jnp.asarray(StepKind.NONE, _INT),
@@ -328,7 +332,7 @@ def step(problem: Problem, state: State) -> State:
     auto = problem.options.noise_level == "auto"
     if auto:  # evidence of noise: estimate ε_f before the gradient, which then uses it
         region = state.region
-        suspect = region.noise_evidence & (region.noise_tries < noise.MAX_TRIES)
+        suspect = (region.noise_hint > 0) & (region.noise_tries < noise.MAX_TRIES)
         state = noise.estimate_step(problem, state, running & region.needs_gradient & suspect)
     # A gradient recomputed at the same x with half the step (after a type II iteration).
     same_point = state.region.needs_gradient & (state.last_step == StepKind.TYPE_II)
@@ -336,9 +340,11 @@ def step(problem: Problem, state: State) -> State:
     state, gradient_ok = gradient_step(problem, state, running & state.region.needs_gradient)
     rigorous = running & gradient_ok
     if auto:  # an erratic recomputed gradient is evidence for the next gradient's estimate
-        erratic = rigorous & same_point & noise.erratic(g_before, state.model.gradient)
+        region = state.region
+        hint = noise.erratic(g_before, state.model.gradient, region.fd_step)
+        hint = jnp.where(rigorous & same_point, hint, 0.0).astype(region.noise_hint.dtype)
         state = state._replace(
-            region=state.region._replace(noise_evidence=state.region.noise_evidence | erratic)
+            region=region._replace(noise_hint=jnp.maximum(region.noise_hint, hint))
         )
     state, found = search.after_gradient(problem, state, rigorous)
     state = trust_region_step(problem, state, rigorous & ~found)
