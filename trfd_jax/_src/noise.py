@@ -127,7 +127,10 @@ MAX_TRIES = 2
 """Estimates a run makes at most (an inconclusive one may be repeated at the next
 evidence); a conclusive one ends the checks."""
 LINE_STEP = 1e-3
-"""h: the spacing of the points along each coordinate, relative to max(1, ‖x‖∞)."""
+"""h: the spacing of the points along each coordinate j, relative to max(1, |x_j|)."""
+LINE_SHRINK = 1e-2
+"""An inconclusive estimate is tried again (up to MAX_TRIES) with h this much smaller: f
+varied too much along the line (a badly scaled f, such as Meyer's)."""
 ROUNDING = 100.0
 """An estimate below ROUNDING · u · max(1, |f|) is rounding error: no noise to handle."""
 
@@ -195,8 +198,8 @@ def curvature_points(constraint: Any, x: Array, f: Array, noise: Array) -> tuple
     scale = jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
     relative = CURVATURE_STEP * jnp.sqrt(jnp.sqrt(noise / scale))
     relative = jnp.clip(relative, *CURVATURE_STEP_RANGE)
-    s = relative * jnp.maximum(1.0, jnp.max(jnp.abs(x)))
-    w = jnp.full_like(x, 2.0 * s) if constraint is None else constraint.fd_steps(x, 2.0 * s)
+    s = relative * jnp.maximum(1.0, jnp.abs(x))  # per coordinate, as badly scaled x need
+    w = 2.0 * s if constraint is None else constraint.fd_steps(x, 2.0 * s)
     w = 0.5 * w
     odd = jnp.arange(n) % 2 == 0
     masks = [odd] if n == 1 else [odd, ~odd]
@@ -269,11 +272,13 @@ def probe_evidence(f: Array, values: Array, probed: Array) -> Array:
     return jnp.where(evidence, jnp.abs(change) / math.sqrt(2.0), 0.0)
 
 
-def line_points(constraint: Any, x: Array) -> Array:
-    """The m points x + (i/m) v, i = 1, …, m: v = m h (1, …, 1), or the steps of that
-    length the feasible set allows (inside an unrelaxable box: towards the farther bound,
-    shortened to fit, none along a fixed variable), so every point is feasible."""
-    h = LINE_STEP * jnp.maximum(1.0, jnp.max(jnp.abs(x)))
+def line_points(constraint: Any, x: Array, tries: Array) -> Array:
+    """The m points x + (i/m) v, i = 1, …, m: v_j = m h_j, h_j = LINE_STEP ·
+    LINE_SHRINK^tries · max(1, |x_j|), or the steps of that length the feasible set allows
+    (inside an unrelaxable box: towards the farther bound, shortened to fit, none along a
+    fixed variable), so every point is feasible."""
+    shrink = jnp.asarray(LINE_SHRINK, x.dtype) ** tries.astype(x.dtype)
+    h = LINE_STEP * shrink * jnp.maximum(1.0, jnp.abs(x))
     span = POINTS * h
     v = jnp.full_like(x, span) if constraint is None else constraint.fd_steps(x, span)
     fractions = jnp.arange(1, POINTS + 1, dtype=x.dtype) / POINTS
@@ -297,7 +302,8 @@ def estimate_step(problem: Any, state: Any, active: Array) -> Any:
     count = POINTS + curvature_count(n)
     active = active & stopping.optional_evaluations_fit(problem, state, count)
     probe, lengths = curvature_points(problem.constraint, x, f, region.noise_hint)
-    points = jnp.concatenate([line_points(problem.constraint, x), probe])
+    line = line_points(problem.constraint, x, region.noise_tries)
+    points = jnp.concatenate([line, probe])
     evaluation, record = record_lib.evaluate(
         problem,
         state.record,
@@ -305,8 +311,8 @@ def estimate_step(problem: Any, state: Any, active: Array) -> Any:
         jnp.broadcast_to(active, (count,)),
         record_lib.inside(problem.constraint, points),
     )
-    line = evaluation.values[:POINTS]
-    values = jnp.concatenate([f[None], line])
+    line_values = evaluation.values[:POINTS]
+    values = jnp.concatenate([f[None], line_values])
     finite = jnp.all(jnp.isfinite(values))
     level, inform = ecnoise(jnp.where(finite, values, 0.0), max_spread=None)
     rounding = ROUNDING * jnp.finfo(dtype).eps * jnp.maximum(1.0, jnp.abs(f))
@@ -329,7 +335,8 @@ def estimate_step(problem: Any, state: Any, active: Array) -> Any:
         record=record,
         region=region._replace(
             noise_tries=jnp.where(conclusive, MAX_TRIES, tries),
-            noise_hint=jnp.zeros_like(region.noise_hint),
+            # An inconclusive estimate keeps the evidence: the next gradient tries again.
+            noise_hint=jnp.where(conclusive, 0.0, region.noise_hint),
         ),
     )
     noisy = checked._replace(
