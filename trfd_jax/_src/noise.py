@@ -47,9 +47,8 @@ import jax
 import jax.numpy as jnp
 
 from trfd_jax._src import linalg
-from trfd_jax._src import record as record_lib
 from trfd_jax._src.model import initial_hessian
-from trfd_jax._src.state import select
+from trfd_jax._src.state import StepKind, select
 
 Array = jax.Array
 
@@ -285,41 +284,47 @@ def line_points(constraint: Any, x: Array, tries: Array) -> Array:
     return x + fractions[:, None] * v[None, :]
 
 
-def estimate_step(problem: Any, state: Any, active: Array) -> Any:
-    """Estimate ε_f at x_k (ECnoise on the line of :func:`line_points`) and the curvature
-    L̂ (:func:`curvature_points`), in one batch of evaluations, where ``active`` and the
-    budget allows it with what the iteration still needs.  Made before the iteration's
-    gradient, which is then computed with the new τ.
+def estimate_due(problem: Any, state: Any, running: Array) -> Array:
+    """Whether this iteration estimates ε_f in place of its gradient: a gradient is due,
+    there is evidence of noise not yet estimated (``Options.noise_level="auto"``), and the
+    estimate leaves room in the budget for the iteration after it."""
+    from trfd_jax._src import stopping  # stopping asks this module nothing back
 
-    A conclusive estimate above rounding sets ε_f and τ = τ's floor 2 √(ε_f / L̂) (raises
-    Δ to at least 2 τ √n, as Algorithm 1 needs τ √n ≤ Δ), drops the Hessian learned from
-    noisy gradients and asks for a new gradient.  Any estimate clears the evidence.
-    """
-    from trfd_jax._src import stopping  # stopping asks this module about the probe
+    region = state.region
+    count = POINTS + curvature_count(state.iterate.x.shape[0])
+    due = running & region.needs_gradient & (region.noise_hint > 0)
+    due = due & (region.noise_tries < MAX_TRIES)
+    return due & stopping.optional_evaluations_fit(problem, state, count)
 
+
+def estimation_points(problem: Any, state: Any) -> tuple[Array, Array]:
+    """The points of an estimate at x_k: the ECnoise line (:func:`line_points`), then the
+    curvature probe (:func:`curvature_points`); and the probe's step lengths."""
     x, f, region = state.iterate.x, state.iterate.f, state.region
-    n, dtype = x.shape[0], x.dtype
-    count = POINTS + curvature_count(n)
-    active = active & stopping.optional_evaluations_fit(problem, state, count)
     probe, lengths = curvature_points(problem.constraint, x, f, region.noise_hint)
     line = line_points(problem.constraint, x, region.noise_tries)
-    points = jnp.concatenate([line, probe])
-    evaluation, record = record_lib.evaluate(
-        problem,
-        state.record,
-        points,
-        jnp.broadcast_to(active, (count,)),
-        record_lib.inside(problem.constraint, points),
-    )
-    line_values = evaluation.values[:POINTS]
-    values = jnp.concatenate([f[None], line_values])
-    finite = jnp.all(jnp.isfinite(values))
-    level, inform = ecnoise(jnp.where(finite, values, 0.0), max_spread=None)
+    return jnp.concatenate([line, probe]), lengths
+
+
+def apply_estimate(problem: Any, state: Any, values: Array, lengths: Array) -> Any:
+    """The iteration that estimated ε_f (ECnoise) and the curvature L̂ from f at
+    :func:`estimation_points` (``values``); its gradient is computed next iteration.
+
+    A conclusive estimate above rounding sets ε_f and τ = τ's floor 2 √(ε_f / L̂) (raises
+    Δ to at least 2 τ √n, as Algorithm 1 needs τ √n ≤ Δ) and drops the Hessian learned
+    from noisy gradients.  A conclusive one (noise or rounding) ends the estimates; an
+    inconclusive one keeps the evidence, and the next gradient tries again.
+    """
+    x, f, region = state.iterate.x, state.iterate.f, state.region
+    n, dtype = x.shape[0], x.dtype
+    line_values = jnp.concatenate([f[None], values[:POINTS]])
+    finite = jnp.all(jnp.isfinite(line_values))
+    level, inform = ecnoise(jnp.where(finite, line_values, 0.0), max_spread=None)
     rounding = ROUNDING * jnp.finfo(dtype).eps * jnp.maximum(1.0, jnp.abs(f))
     conclusive = finite & (inform == NoiseEstimate.OK)
-    found = active & conclusive & (level > rounding)
+    found = conclusive & (level > rounding)
 
-    curvature = curvature_scale(f, evaluation.values[POINTS:], lengths, level)
+    curvature = curvature_scale(f, values[POINTS:], lengths, level)
     floor = fd_floor(problem.options.fd_scheme, level, curvature).astype(dtype)
     fd_step = jnp.maximum(problem.parameters.fd_step, floor).astype(dtype)
     radius = jnp.maximum(region.radius, 2.0 * fd_step * jnp.sqrt(jnp.asarray(n, dtype)))
@@ -330,24 +335,22 @@ def estimate_step(problem: Any, state: Any, active: Array) -> Any:
         eigenvectors=jnp.eye(n, dtype=dtype),
         has_prev=jnp.asarray(False),
     )
-    tries = region.noise_tries + 1
     checked = state._replace(
-        record=record,
         region=region._replace(
-            noise_tries=jnp.where(conclusive, MAX_TRIES, tries),
-            # An inconclusive estimate keeps the evidence: the next gradient tries again.
+            noise_tries=jnp.where(conclusive, MAX_TRIES, region.noise_tries + 1),
             noise_hint=jnp.where(conclusive, 0.0, region.noise_hint),
         ),
+        counters=state.counters._replace(nit=state.counters.nit + 1),
+        last_step=jnp.asarray(StepKind.NOISE_ESTIMATE, jnp.int32),
     )
     noisy = checked._replace(
         model=model,
         region=checked.region._replace(
             radius=radius,
             fd_step=fd_step,
-            needs_gradient=jnp.asarray(True),
             noise=level.astype(dtype),
             fd_floor=floor,
             curvature=curvature.astype(dtype),
         ),
     )
-    return select(active, select(found, noisy, checked), state)
+    return select(found, noisy, checked)

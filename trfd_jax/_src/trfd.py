@@ -149,7 +149,9 @@ def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jn
     return Region(radius, fd_step, jnp.asarray(True), level, floor, tries, false, curvature, false)
 
 
-def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State, Array]:
+def gradient_step(
+    problem: Problem, state: State, active: Array, estimate: Array | None = None
+) -> tuple[State, Array]:
     """Step 1: the finite-difference gradient at x_k, then the Hessian update.
 
     In least squares the same points give J_k, one quotient per residual, and
@@ -157,6 +159,9 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
 
     Args:
         active: whether the gradient is computed at all (else the state is unchanged).
+        estimate: with ``Options.noise_level="auto"``, whether this iteration estimates
+            the noise instead (noise.py): its points share the gradient's batch of
+            evaluations, so the objective is compiled once for both.
 
     Returns:
         The new state and whether the gradient is usable (all entries finite).  When it is
@@ -170,13 +175,29 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
         points, needed = fd.switched_stencil(problem.constraint, x, region.fd_step, region.central)
     else:
         points, needed = fd.stencil(problem.constraint, scheme, x, region.fd_step)
+    k = points.shape[0]
+    evaluated, rows = points, active & needed
+    if estimate is not None:
+        extra, lengths = noise.estimation_points(problem, state)
+        evaluated = jnp.concatenate([points, extra])
+        rows = jnp.concatenate([rows, jnp.broadcast_to(estimate, extra.shape[:1])])
     evaluation, record = record_lib.evaluate(
         problem,
         state.record,
-        points,
-        active & needed,
-        record_lib.inside(problem.constraint, points),
+        evaluated,
+        rows,
+        record_lib.inside(problem.constraint, evaluated),
     )
+    estimated = None
+    if estimate is not None:
+        estimated = noise.apply_estimate(
+            problem, state._replace(record=record), evaluation.values[k:], lengths
+        )
+        evaluation = evaluation._replace(
+            values=evaluation.values[:k],
+            residuals=None if evaluation.residuals is None else evaluation.residuals[:k],
+            aux=jax.tree.map(lambda a: a[:k], evaluation.aux),
+        )
     jacobian = model.jacobian
     if problem.objective.least_squares:
         jacobian = fd.jacobian(
@@ -224,8 +245,10 @@ def gradient_step(problem: Problem, state: State, active: Array) -> tuple[State,
         ),
         region=region._replace(needs_gradient=jnp.asarray(False)),
     )
-    new = select(ok, good, failed)
-    return select(active, new, state), ok | ~active
+    new = select(active, select(ok, good, failed), state)
+    if estimated is not None:
+        new = select(estimate, estimated, new)
+    return new, ok | ~active
 
 
 def trust_region_step(problem: Problem, state: State, active: Array) -> State:
@@ -330,14 +353,16 @@ def step(problem: Problem, state: State) -> State:
     state, found = search.before_gradient(problem, state, running)
     running = running & ~found
     auto = problem.options.noise_level == "auto"
-    if auto:  # evidence of noise: estimate ε_f before the gradient, which then uses it
-        region = state.region
-        suspect = (region.noise_hint > 0) & (region.noise_tries < noise.MAX_TRIES)
-        state = noise.estimate_step(problem, state, running & region.needs_gradient & suspect)
+    # Evidence of noise: this iteration estimates ε_f, and the next one's gradient uses it.
+    estimate = noise.estimate_due(problem, state, running) if auto else None
+    gradient_due = running & state.region.needs_gradient
+    if auto:
+        gradient_due = gradient_due & ~estimate
+        running = running & ~estimate
     # A gradient recomputed at the same x with half the step (after a type II iteration).
     same_point = state.region.needs_gradient & (state.last_step == StepKind.TYPE_II)
     g_before = state.model.gradient
-    state, gradient_ok = gradient_step(problem, state, running & state.region.needs_gradient)
+    state, gradient_ok = gradient_step(problem, state, gradient_due, estimate)
     rigorous = running & gradient_ok
     if auto:  # an erratic recomputed gradient is evidence for the next gradient's estimate
         region = state.region
