@@ -90,7 +90,11 @@ def test_4096_vmapped_starts_take_the_decisions_of_a_loop(bounded):
     kwargs = {"max_evals": 150}
     starts = np.random.default_rng(0).uniform(-2, 2, (BATCH, 2))
     if bounded:
+        # Without the default noise handling: with it, the switchable finite-difference
+        # stencil changes how XLA fuses the box subproblem, and 16 of 64 checked bounded
+        # starts round differently from a loop (README, "jit, vmap and a Python loop").
         kwargs["bounds"] = (-1.5, 0.8)
+        kwargs["options"] = trfd_jax.Options(noise_level=None)
         starts = np.clip(starts, -1.5, 0.8)
 
     def solve(x0):

@@ -9,6 +9,7 @@ import pytest
 
 import trfd_jax
 from trfd_jax import Options, Status
+from trfd_jax._src import noise
 
 from .helpers import extended_rosenbrock, make_quadratic, recording, rosenbrock, sphere
 
@@ -118,7 +119,8 @@ def test_vmap_multistart_with_a_failing_start():
     others = {int(r.status[0]), int(r.status[2])}  # the other starts run normally
     assert others <= {Status.RADIUS_TOL, Status.CONVERGED, Status.MAX_EVALS}
     assert float(r.f[0]) < 1e-8 and float(r.f[2]) < 1e-8
-    assert int(r.nfev[1]) == 1
+    # f(x₀) and, in the same batch, the two noise probe points of the default options.
+    assert int(r.nfev[1]) == 1 + noise.PROBE_COUNT
     assert r.message[1] == Status.NONFINITE_X0.message
 
 
@@ -211,7 +213,11 @@ def test_nan_in_gradient_is_retried_with_smaller_step():
 
 def test_nonfinite_f_at_x0_is_a_status():
     r = trfd_jax.minimize(lambda x: jnp.log(x[0]), jnp.array([-1.0, 0.0]))
-    assert int(r.status) == Status.NONFINITE_X0 and int(r.nfev) == 1
+    assert int(r.status) == Status.NONFINITE_X0 and int(r.nfev) == 1 + noise.PROBE_COUNT
+    paper = trfd_jax.minimize(
+        lambda x: jnp.log(x[0]), jnp.array([-1.0, 0.0]), options=trfd_jax.Options.paper()
+    )
+    assert int(paper.status) == Status.NONFINITE_X0 and int(paper.nfev) == 1
 
 
 def test_integer_x0_is_promoted():

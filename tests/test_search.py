@@ -50,7 +50,7 @@ def test_acceptance_rule_and_radius_on_a_hand_built_case():
     def f(x):
         return x @ x
 
-    options = Options(radius_init=1.0)
+    options = Options(radius_init=1.0, noise_level=None)  # counted by hand
     rho = 1e-5  # c Δ² with Δ = 1
     # f(c) = f(x₀) − ρ exactly fails? Use a clear pass and a clear fail around the threshold.
     good = FixedPoint(point=(0.9, 0.9))  # f = 1.62 ≤ 2 − 1e-5
@@ -240,7 +240,8 @@ def test_gauss_newton_search_before_the_gradient_skips_it():
         return a @ x - b
 
     x0 = jnp.zeros(3)
-    options = Options(radius_init=0.01)  # small steps: several moves are needed
+    # Small steps: several moves are needed; counted by hand (no noise probe).
+    options = Options(radius_init=0.01, noise_level=None)
     problem, x0 = trfd_jax.make_problem(
         residuals, x0, residuals=True, search=GaussNewtonSearch(), options=options
     )

@@ -80,7 +80,11 @@ def test_every_update_matches_the_hand_trace():
     # The hand trace counts an evaluation for every trial point, as the paper does: here
     # repeated trial points are evaluated again (reuse_evaluations=False).
     options = Options(
-        fd_step_init=tau0, radius_init=radius0, radius_tol=0.0, reuse_evaluations=False
+        fd_step_init=tau0,
+        radius_init=radius0,
+        radius_tol=0.0,
+        reuse_evaluations=False,
+        noise_level=None,  # the paper's algorithm, traced by hand
     )
     problem, x0_j = trfd_jax.make_problem(f_jax, x0, max_evals=2000, options=options)
     iterations = 60
@@ -111,7 +115,7 @@ def test_first_iteration_by_hand():
     def f(x):
         return x[0] ** 2 + 10.0 * x[1] ** 2
 
-    options = Options(fd_step_init=0.5, radius_init=1.0, hessian="identity")
+    options = Options(fd_step_init=0.5, radius_init=1.0, hessian="identity", noise_level=None)
     problem, x0 = trfd_jax.make_problem(f, jnp.array([1.0, 1.0]), max_evals=50, options=options)
     state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
     g = np.array([2.5, 25.0])

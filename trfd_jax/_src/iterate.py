@@ -12,6 +12,7 @@ objective's own exception back to the caller.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -57,6 +58,11 @@ def run(problem: Problem, x0: Array) -> Result:
 def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     problem_batched, x0_batched = in_batched
     problem_axes = jax.tree.map(lambda b: 0 if b else None, problem_batched)
+    # Every row of a batch of evaluations in one vmap (Objective.split): a cond's branches
+    # would both run anyway.
+    objective = dataclasses.replace(problem.objective, split=False)
+    problem = dataclasses.replace(problem, objective=objective)
+    problem_axes = dataclasses.replace(problem_axes, objective=objective)
     x0_axis = 0 if x0_batched else None
     starts = jnp.arange(axis_size, dtype=jnp.int32)  # each start's index, for logs
     state = jax.vmap(trfd.init, in_axes=(problem_axes, x0_axis), axis_size=axis_size)(problem, x0)

@@ -246,11 +246,12 @@ PROBE_COUNT = 2
 
 
 def probe_points(constraint: Any, x: Array, fd_step: Array) -> Array:
-    """Two points on the first finite-difference segment from x₀: x + h e₁ (h the first
-    forward-difference step, §3.4, so inside any box the stencil respects) and
-    x + (h/1000) e₁.  Shape (PROBE_COUNT, n)."""
+    """Two points on the first finite-difference segment from x₀: x + (h/2) e₁ (h the
+    first forward-difference step, §3.4, so inside any box the stencil respects; half of
+    it, so that the gradient does not evaluate the same point again) and
+    x + (h/2000) e₁.  Shape (PROBE_COUNT, n)."""
     h = constraint.fd_steps(x, fd_step)[0] if constraint is not None else fd_step
-    step = jnp.zeros_like(x).at[0].set(h)
+    step = jnp.zeros_like(x).at[0].set(0.5 * h)
     return jnp.stack([x + step, x + PROBE_FRACTION * step])
 
 

@@ -90,6 +90,7 @@ class Objective:
     fun: Any
     residual_size: int | None = None
     aux: tuple | None = None
+    split: bool = True
 
     def aux_zeros(self) -> Any:
         """A pytree of zeros shaped like aux (the best point's aux before any evaluation)."""
@@ -107,33 +108,52 @@ class Objective:
         """Whether ``fun`` evaluates masked batches itself (a host objective, say)."""
         return isinstance(self.fun, BatchObjective)
 
-    def evaluate(self, points: Array, active: Array, args: Any) -> Evaluation:
-        """The objective at the active rows of ``points`` (k, n), in the points' dtype."""
+    def evaluate(
+        self, points: Array, active: Array, args: Any, head: int | None = None
+    ) -> Evaluation:
+        """The objective at the active rows of ``points`` (k, n), in the points' dtype.
+
+        A JAX-native f is evaluated on the whole batch (one ``vmap``) when any row is
+        active; with ``head``, on the first ``head`` rows only unless a later row is
+        active (the finite-difference batch: its forward points are the usual rows, the
+        central and noise-estimation rows the rare ones), so an unbatched run computes no
+        value it does not use.  Under ``vmap`` both branches of a ``cond`` would run: the
+        solver's batching rule turns ``split`` off, and one ``vmap`` computes every row, as
+        the unbatched program computes each (so a batch rounds as a loop over starts).
+        """
         dtype = points.dtype
         k = points.shape[0]
         m = self.residual_size
-        out_shape = (k,) if m is None else (k, m)
         aux = None
         if self.batched:
             out = self.fun.evaluate_batch(points, active, args)
-        elif self.aux is None:
-            out = lax.cond(
-                jnp.any(active),
-                lambda p: jax.vmap(lambda x: call(self.fun, x, args))(p).astype(dtype),
-                lambda p: jnp.full(out_shape, jnp.nan, dtype),
-                points,
-            )
         else:
 
             def evaluated(p):
-                value, aux = jax.vmap(lambda x: call(self.fun, x, args))(p)
-                return value.astype(dtype), aux
+                out = jax.vmap(lambda x: call(self.fun, x, args))(p)
+                value, extra = out if self.aux is not None else (out, None)
+                return value.astype(dtype), extra
 
             def skipped(p):
-                batch = jax.tree.map(lambda z: jnp.zeros((k, *z.shape), z.dtype), self.aux_zeros())
-                return jnp.full(out_shape, jnp.nan, dtype), batch
+                shape = (p.shape[0],) if m is None else (p.shape[0], m)
+                extra = None
+                if self.aux is not None:
+                    extra = jax.tree.map(
+                        lambda z: jnp.zeros((p.shape[0], *z.shape), z.dtype), self.aux_zeros()
+                    )
+                return jnp.full(shape, jnp.nan, dtype), extra
 
-            out, aux = lax.cond(jnp.any(active), evaluated, skipped, points)
+            def some(p):
+                if head is None or head >= k or not self.split:
+                    return evaluated(p)
+
+                def first(p):
+                    parts = [evaluated(p[:head]), skipped(p[head:])]
+                    return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), *parts)
+
+                return lax.cond(jnp.any(active[head:]), evaluated, first, p)
+
+            out, aux = lax.cond(jnp.any(active), some, skipped, points)
         out = out.astype(dtype)
         if m is None:
             return Evaluation(jnp.where(active, out, jnp.nan), None, aux)

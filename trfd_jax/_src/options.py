@@ -112,19 +112,21 @@ class Options:
             rounded up to a power of two (at least 64) and at most this, so memory does
             not grow with an unused budget (4096 entries, 32 KB per start in float64).
             ``None``: the whole budget, as the benchmarks' data profiles need.
-        noise_level: ε_f, the standard deviation of the noise in f, which sets a floor
-            under τ (forward differences: 2 √(ε_f / L̂); central: (3 ε_f / L̂)^{1/3}, with
-            the curvature scale L̂ = max(1, |f|)) and makes the ratio test noise-tolerant.
-            ``"auto"``: estimated when the run shows evidence of noise — a probe point at
-            1/1000 of the first finite-difference step that moves f as much as the step
-            itself, or a gradient recomputed at the same point with half the step (type
-            II) that changed by more than half its size — from 8 more values on a line
-            (ECnoise, Moré & Wild 2011), counted in the budget and inside unrelaxable
-            bounds; a smooth run pays the one probe evaluation.  A number: the known ε_f,
-            used from the start.  ``None`` (the default, for now): no noise handling, the
-            paper's algorithm.  ``"auto"`` is not yet the default: on the noisy Moré–Wild
-            benchmarks it is still behind NEWUOA, and under ``jax.vmap`` its extra
-            evaluation sites are computed for every start at every iteration (issue 12).
+        noise_level: ε_f, the standard deviation of the noise in f.  ``"auto"`` (the
+            default): estimated when the run shows evidence of noise — two probe points
+            at x₀, at the first finite-difference step and at 1/1000 of it, whose values
+            differ as noise does, not as a smooth f, or a gradient recomputed with half
+            the step (type II) that moved by more than half its size — from 8 values on a
+            line (ECnoise, Moré & Wild 2011) and 4 that measure the curvature L̂ of f, in
+            place of that iteration's gradient, counted in the budget and inside
+            unrelaxable bounds.  A smooth run pays the two probe evaluations.  A number:
+            the known ε_f, used from the start (with the 4 curvature points at x₀).
+            ``None``: no noise handling, the paper's algorithm (``Options.paper()``), and
+            a smaller program to compile.  With a noise level, τ is kept at the interval
+            that balances truncation against noise, 2 √(ε_f / L̂); the ratio test
+            tolerates 2 ε_f; quasi-Newton pairs within the gradient's error are skipped;
+            forward differences turn central when the decrease the model seeks falls
+            below ε_f, and the run stops there with central ones (``NOISE_FLOOR``).
             See :mod:`trfd_jax._src.noise`.
     """
 
@@ -152,7 +154,7 @@ class Options:
     dykstra_tol: float = 1e-10
     reuse_evaluations: bool = True
     history_size: int | None = 4096
-    noise_level: float | Literal["auto"] | None = None
+    noise_level: float | Literal["auto"] | None = "auto"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

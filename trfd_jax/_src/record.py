@@ -133,12 +133,14 @@ def evaluate(
     active: Array,
     counts_for_best: Array,
     iterate: Any = None,
+    head: int | None = None,
 ) -> tuple[Evaluation, Record]:
     """Evaluate the objective at the active rows of ``points`` and enter them in the record.
 
     The one way the solver evaluates anything: Step 0, gradients, trial points, searches.
     With ``iterate`` (trial and search points), rows equal to x_k or to a point of the memo
-    take the known value instead of a new evaluation (see the module docstring).
+    take the known value instead of a new evaluation (see the module docstring).  ``head``:
+    see :meth:`Objective.evaluate`.
 
     Every point passes through the unrelaxable part of Ω here, however Ω was composed
     (:meth:`ConvexSet.clip_points`): callers already keep their points inside, so this
@@ -149,7 +151,7 @@ def evaluate(
         points = problem.constraint.clip_points(points)
     points = _as_stored(points)
     if iterate is None or not problem.options.reuse_evaluations:
-        evaluation = problem.objective.evaluate(points, active, problem.args)
+        evaluation = problem.objective.evaluate(points, active, problem.args, head)
         record = add(
             record,
             points,
@@ -170,7 +172,7 @@ def evaluate(
     hit = active & jnp.any(same, axis=1)
     j = jnp.argmax(same, axis=1)
     fresh = active & ~hit
-    evaluation = problem.objective.evaluate(points, fresh, problem.args)
+    evaluation = problem.objective.evaluate(points, fresh, problem.args, head)
     values = jnp.where(hit, known_f[j], evaluation.values)
     residuals = evaluation.residuals
     if residuals is not None:

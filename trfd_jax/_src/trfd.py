@@ -92,6 +92,7 @@ def init(problem: Problem, x0: Array) -> State:
         points,
         active,
         counts,
+        head=1,  # the probe's rows are not computed when they do not fit the budget
     )
     f0 = evaluation.values[0]
     curvature, hint = None, jnp.zeros((), dtype)
@@ -181,12 +182,15 @@ def gradient_step(
         extra, lengths = noise.estimation_points(problem, state)
         evaluated = jnp.concatenate([points, extra])
         rows = jnp.concatenate([rows, jnp.broadcast_to(estimate, extra.shape[:1])])
+    # The forward points are the usual rows: the others are evaluated only when used.
+    head = x.shape[0] if evaluated.shape[0] > x.shape[0] else None
     evaluation, record = record_lib.evaluate(
         problem,
         state.record,
         evaluated,
         rows,
         record_lib.inside(problem.constraint, evaluated),
+        head=head,
     )
     estimated = None
     if estimate is not None:
