@@ -1,18 +1,20 @@
-"""Data-profile areas of runs made separately, on one profile (f_L over all of them).
+"""The noisy Moré–Wild results (first paper §4.1.2 and §4.2.2), and the noiseless check.
 
     python benchmarks/results/noise/combine.py
 
-The runs (each writes histories.npz; the folders here are copies of their output):
+Every folder here is the output of one run (so f_L is the best value any solver of that
+run reached), made with
 
-    B="python -m trfd_jax.benchmarks run --set unconstrained --no-plots --out /tmp/nz"
-    DEFAULT="radius_tol=None xtol=1e-8 ftol=1e-8"   # Options() on the runner's paper base
-    # auto_newuoa_1e-03:
-    $B --solvers trfd_jax newuoa --noise 1e-3 --trfd-option $DEFAULT noise_level=auto
-    # none_1e-03:
-    $B --solvers trfd_jax --noise 1e-3 --trfd-option $DEFAULT
-    (the same with --noise 1e-5: auto_newuoa_1e-05, none_1e-05; without --noise:
-    noiseless_auto, noiseless_none; and with --set bounded and bobyqa in place of newuoa:
-    bounded_auto_bobyqa_1e-0k, bounded_none_1e-0k)
+    B="python -m trfd_jax.benchmarks run --no-plots --out benchmarks/results/noise"
+    DEFAULT="radius_tol=None xtol=1e-8 ftol=1e-8 noise_level=auto"  # Options() on the
+    # runner's paper base (which also keeps the whole history, as the profiles need)
+    $B --set unconstrained --solvers trfd_jax newuoa pybobyqa --noise 1e-3 --trfd-option $DEFAULT
+    $B --set bounded --solvers trfd_jax bobyqa pybobyqa --noise 1e-3 --trfd-option $DEFAULT
+    (the same with --noise 1e-5 and 1e-1; without --noise for the noiseless runs, and with
+    noise_level=None for the "smooth" ones, written to a folder smooth/)
+
+Noise: f + e, e uniform with standard deviation ξ max(1, |f(x₀)|), fresh for every point;
+the histories are the noiseless f at each solver's best noisy point.
 """
 
 from pathlib import Path
@@ -22,51 +24,52 @@ import numpy as np
 from trfd_jax.benchmarks import profiles
 
 HERE = Path(__file__).resolve().parent
+NAMES = {
+    "trfd_jax": "trfd_jax, default options",
+    "newuoa": "NEWUOA (nlopt)",
+    "bobyqa": "BOBYQA (nlopt)",
+    "pybobyqa": "Py-BOBYQA (objfun_has_noise)",
+}
 
 
-def areas(runs: dict[str, tuple[str, str]]) -> None:
-    loaded = {
-        name: np.load(HERE / folder / "histories.npz", allow_pickle=True)
-        for name, (folder, _) in runs.items()
-    }
+def table(runs: dict[str, tuple[Path, str]]) -> None:
+    loaded = {name: np.load(folder / "histories.npz") for name, (folder, _) in runs.items()}
     first = next(iter(loaded.values()))
     f0, n = first["f0"], first["n"]
     hs = [loaded[name][f"history_{key}"] for name, (_, key) in runs.items()]
+    width = max(h.shape[1] for h in hs)
+    hs = [np.pad(h, ((0, 0), (0, width - h.shape[1])), constant_values=np.nan) for h in hs]
     per = [np.stack([h[p] for h in hs]) for p in range(len(f0))]
-    print("| solver | " + " | ".join(f"τ={t:g}" for t in profiles.TOLERANCES) + " |")
-    print("|---|" + "---|" * len(profiles.TOLERANCES))
     rows = [
         profiles.data_profile_area(profiles.solve_evaluations(per, f0, t), n)
         for t in profiles.TOLERANCES
     ]
+    print("| solver | " + " | ".join(f"τ={t:g}" for t in profiles.TOLERANCES) + " |")
+    print("|---|" + "---|" * len(profiles.TOLERANCES))
     for s, name in enumerate(runs):
         print(f"| {name} | " + " | ".join(f"{r[s]:.3f}" for r in rows) + " |")
 
 
-SETTINGS = (
-    ("relative noise", "", "auto_newuoa", "NEWUOA (nlopt)", "newuoa"),
-    (
-        "bounds [0.1, 20], relative noise",
-        "bounded_",
-        "bounded_auto_bobyqa",
-        "BOBYQA (nlopt)",
-        "bobyqa",
-    ),
-)
-for title, prefix, peer_folder, peer_name, peer in SETTINGS:
-    for xi in ("1e-03", "1e-05"):
-        print(f"\n{title} ξ = {xi}")
-        areas(
-            {
-                'trfd_jax, noise_level="auto"': (f"{peer_folder}_{xi}", "trfd_jax"),
-                "trfd_jax, default (no noise handling)": (f"{prefix}none_{xi}", "trfd_jax"),
-                peer_name: (f"{peer_folder}_{xi}", peer),
-            }
-        )
-print("\nno noise")
-areas(
-    {
-        'trfd_jax, noise_level="auto"': ("noiseless_auto", "trfd_jax"),
-        "trfd_jax, default": ("noiseless_none", "trfd_jax"),
-    }
-)
+def main() -> None:
+    for set_name in ("unconstrained", "bounded"):
+        for level in ("1e-01", "1e-03", "1e-05"):
+            folder = HERE / f"{set_name}-noise-relative-{level}"
+            if not folder.exists():
+                continue
+            solvers = np.load(folder / "histories.npz").files
+            keys = [f[len("history_") :] for f in solvers if f.startswith("history_")]
+            print(f"\n{set_name}, relative noise ξ = {level}")
+            table({NAMES.get(k, k): (folder, k) for k in keys})
+        smooth = HERE / "smooth" / set_name
+        if (HERE / set_name).exists() and smooth.exists():
+            print(f"\n{set_name}, no noise")
+            table(
+                {
+                    'trfd_jax, default options (noise_level="auto")': (HERE / set_name, "trfd_jax"),
+                    "trfd_jax, noise_level=None": (smooth, "trfd_jax"),
+                }
+            )
+
+
+if __name__ == "__main__":
+    main()
