@@ -98,7 +98,7 @@ def test_vmap_equals_python_loop_on_16_starts():
     # To the bit: the batched program rounds as the unbatched one (see record._as_stored
     # and the reciprocals in the BFGS update); constraints in tests/test_constraints.py.
     f, _, _ = make_quadratic(4, seed=7, cond=20.0)
-    options = Options(fd_step_init=1e-5)
+    options = Options(fd_step_init=1e-5, noise_level=None)  # README: jit, vmap and a loop
     starts = jnp.asarray(np.random.default_rng(0).uniform(-3, 3, (16, 4)))
     batched = jax.vmap(lambda x: trfd_jax.minimize(f, x, max_evals=60, options=options))(starts)
     for k in range(16):
