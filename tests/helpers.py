@@ -6,6 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import trfd_jax
+
+
+@jax.jit
+def first_step(problem, x0):
+    """``trfd_jax.step(problem, trfd_jax.init(problem, x0))``, compiled: an eager step
+    dispatches its thousands of operations one by one (seconds per test)."""
+    return trfd_jax.step(problem, trfd_jax.init(problem, x0))
+
 
 def recording(fun_np, calls: list | None = None):
     """``fun_np`` as a JAX objective evaluated on the host one point at a time, with every

@@ -20,10 +20,10 @@ from trfd_jax._src.subproblem.constrained import (
     solve_constrained_subproblem,
 )
 
-from .helpers import make_quadratic, recording, rosenbrock
+from .helpers import first_step, make_quadratic, recording, rosenbrock
 
 PROPERTY = settings(
-    max_examples=200,
+    max_examples=100,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -281,7 +281,7 @@ def test_fixed_variables_cost_no_evaluations():
     problem, x0 = trfd_jax.make_problem(
         f, np.array([1.0, 1.0, 1.0]), bounds=(lower, upper), max_evals=5
     )
-    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    state = first_step(problem, x0)
     r = trfd_jax.result(problem, state)
     # f(x0) + a 2-point gradient (x₂ is fixed) + one trial = 4 counted evaluations.  A
     # JAX-native objective is computed on whole batches (the masked row is x itself, not

@@ -11,7 +11,14 @@ import trfd_jax
 from trfd_jax import Options, Status
 from trfd_jax._src import noise
 
-from .helpers import extended_rosenbrock, make_quadratic, recording, rosenbrock, sphere
+from .helpers import (
+    extended_rosenbrock,
+    first_step,
+    make_quadratic,
+    recording,
+    rosenbrock,
+    sphere,
+)
 
 
 def test_rosenbrock_budget_300():
@@ -204,7 +211,7 @@ def test_nan_in_gradient_is_retried_with_smaller_step():
 
     options = Options(fd_step_init=5e-8)
     problem, x0 = trfd_jax.make_problem(f, jnp.array([1.0, 1.0]), options=options, max_evals=200)
-    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    state = first_step(problem, x0)
     assert int(state.last_step) == trfd_jax.StepKind.GRADIENT_FAILED
     assert float(state.region.fd_step) == 2.5e-8 and float(state.region.radius) == 0.5
     r = trfd_jax.minimize(f, jnp.array([1.0, 1.0]), options=options, max_evals=200)

@@ -11,7 +11,7 @@ import trfd_jax
 from trfd_jax import GaussNewtonSearch, Options, SearchStep, Status, StepKind
 from trfd_jax._src.search import view as search_view
 
-from .helpers import make_quadratic
+from .helpers import first_step, make_quadratic
 
 
 def rosenbrock_residuals(x):
@@ -55,7 +55,7 @@ def test_acceptance_rule_and_radius_on_a_hand_built_case():
     # f(c) = f(x₀) − ρ exactly fails? Use a clear pass and a clear fail around the threshold.
     good = FixedPoint(point=(0.9, 0.9))  # f = 1.62 ≤ 2 − 1e-5
     problem, x0 = _problem(f, [1.0, 1.0], good, options=options, max_evals=50)
-    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    state = first_step(problem, x0)
     assert int(state.last_step) == StepKind.SEARCH
     np.testing.assert_allclose(state.iterate.x, [0.9, 0.9])
     assert float(state.region.radius) == 2.0  # Δ doubled
@@ -68,7 +68,7 @@ def test_acceptance_rule_and_radius_on_a_hand_built_case():
     target = 2.0 - rho / 2
     c = np.sqrt(target / 2)
     problem, x0 = _problem(f, [1.0, 1.0], FixedPoint(point=(c, c)), options=options)
-    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    state = first_step(problem, x0)
     assert int(state.last_step) == StepKind.SUCCESSFUL
     assert int(state.counters.n_search) == 1 and int(state.counters.n_search_successful) == 0
     assert int(state.record.nfev) == 1 + 2 + 1 + 1 and int(state.counters.nit) == 1
@@ -82,7 +82,7 @@ def test_linear_decrease_option():
     for point, accepted in (((0.86, 0.86), True), ((0.87, 0.87), False)):
         search = FixedPoint(point=point, decrease=0.5, power=1)
         problem, x0 = _problem(f, [1.0, 1.0], search, options=Options(radius_init=1.0))
-        state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+        state = first_step(problem, x0)
         assert bool(state.counters.n_search_successful == 1) == accepted
 
 
@@ -135,7 +135,7 @@ def test_candidates_stay_within_theta_radius():
 
     search = FixedPoint(point=(100.0, 100.0), theta=2.0)
     problem, x0 = _problem(f, [0.0, 0.0], search, options=Options(radius_init=1.0))
-    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    state = first_step(problem, x0)
     # The candidate was moved to the sphere of radius θΔ₀ = 2 towards (100, 100).
     np.testing.assert_allclose(state.iterate.x, [np.sqrt(2), np.sqrt(2)], rtol=1e-12)
 
@@ -175,7 +175,7 @@ def test_least_squares_gradient_is_two_j_transpose_f():
     problem, x0 = trfd_jax.make_problem(
         rosenbrock_residuals, jnp.array([0.5, 0.2]), residuals=True, max_evals=20
     )
-    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    state = first_step(problem, x0)
     residuals, jacobian = state.iterate.residuals, state.model.jacobian
     np.testing.assert_allclose(jacobian, jax.jacfwd(rosenbrock_residuals)(x0), atol=1e-5)
     np.testing.assert_allclose(state.model.gradient, 2 * jacobian.T @ residuals, rtol=1e-12)
@@ -290,7 +290,7 @@ def test_searches_use_the_one_step_2_dispatch(subproblem, expected):
 def test_model_search_proposes_the_step_2_solution_over_theta_radius():
     f, _, _ = make_quadratic(3, seed=4)
     problem, x0 = trfd_jax.make_problem(f, jnp.array([2.0, -1.0, 0.5]), max_evals=50)
-    state = trfd_jax.step(problem, trfd_jax.init(problem, x0))
+    state = first_step(problem, x0)
     view = search_view(problem, state)
     proposed = trfd_jax.ModelSearch(theta=3.0).propose(view)
     expected = view.x + trfd_jax.solve_trust_region_subproblem(

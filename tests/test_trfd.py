@@ -131,11 +131,11 @@ def test_first_iteration_by_hand():
 def test_step_after_termination_is_a_no_op():
     options = Options(max_iter=3)
     problem, x0 = trfd_jax.make_problem(f_jax, jnp.array([0.0, 0.0]), options=options)
-    state = trfd_jax.init(problem, x0)
+    state, step = trfd_jax.init(problem, x0), jax.jit(trfd_jax.step)
     while not bool(trfd_jax.terminate(problem, state)):
-        state = trfd_jax.step(problem, state)
+        state = step(problem, state)
     assert int(state.status) == trfd_jax.Status.MAX_ITER
-    again = trfd_jax.step(problem, state)
+    again = step(problem, state)
     jax.tree.map(np.testing.assert_array_equal, again, state)
 
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from trfd_jax._src import linalg
 from trfd_jax._src.model import initial_hessian
@@ -86,15 +87,23 @@ def ecnoise(values: Array, max_spread: float | None = 0.1) -> tuple[Array, Array
     )
     too_large = jnp.asarray(False) if max_spread is None else spread > max_spread
 
-    # The difference table, one level per k = 1, …, m (lengths m, m − 1, …, 1).
-    sigma, sign_change = [], []
-    table, gamma = values, 1.0
+    # The difference table, level k = 1, …, m in row k − 1 (length m + 1 − k, padded with
+    # zeros), reduced once for all levels: a reduction per level compiles to a kernel per
+    # level, in every solver's program.  Differences, not a product with binomial weights,
+    # so that the table is the same to the bit under vmap.
+    table, rows = values, []
     for k in range(1, m + 1):
         table = jnp.diff(table)
-        gamma *= k / (2.0 * (2 * k - 1))  # γ_k = γ_{k−1}·k² / ((2k − 1)·2k), γ_0 = 1
-        sigma.append(jnp.sqrt(gamma * jnp.mean(table * table)))
-        sign_change.append((jnp.min(table) < 0) & (jnp.max(table) > 0))
-    sigma, sign_change = jnp.stack(sigma), jnp.stack(sign_change)
+        rows.append(jnp.pad(table, (0, k - 1)))
+    table = jnp.stack(rows)  # (m, m)
+    member = np.arange(m)[None, :] < np.arange(m, 0, -1)[:, None]  # the unpadded entries
+    counts = np.arange(m, 0, -1)  # m + 1 − k differences at level k
+    gamma = np.cumprod([k / (2.0 * (2 * k - 1)) for k in range(1, m + 1)])  # (k!)²/(2k)!
+    squares = jnp.sum(table * table, axis=1)
+    sigma = jnp.sqrt(jnp.asarray(gamma / counts, dtype) * squares)
+    lowest = jnp.min(jnp.where(member, table, jnp.inf), axis=1)
+    highest = jnp.max(jnp.where(member, table, -jnp.inf), axis=1)
+    sign_change = (lowest < 0) & (highest > 0)
 
     # First k (1-based, k ≤ m − 2) whose level agrees with the next two.
     windows = jnp.stack([sigma[:-2], sigma[1:-1], sigma[2:]])
@@ -102,8 +111,11 @@ def ecnoise(values: Array, max_spread: float | None = 0.1) -> tuple[Array, Array
     found = jnp.any(agree) & ~too_large
     noise = jnp.where(found, sigma[jnp.argmax(agree)], jnp.zeros((), dtype))
 
-    # No level: too few distinct values means h was too small for the noise to show.
-    distinct = jnp.sum(jnp.diff(jnp.sort(values)) != 0) + 1
+    # No level: too few distinct values means h was too small for the noise to show.  (A
+    # value is a repeat when an earlier one equals it; no sort, which compiles slowly.)
+    earlier = np.tril(np.ones((m + 1, m + 1), bool), -1)
+    repeat = jnp.any((values[:, None] == values[None, :]) & earlier, axis=1)
+    distinct = (m + 1) - jnp.sum(repeat)
     inform = jnp.where(
         found,
         NoiseEstimate.OK,
