@@ -255,6 +255,7 @@ def test_trfd_variants_in_the_runner():
         run_trfd_jax(problems, noise=Noise(1e-3, "relative"), variant="trfd_jax_gn")
 
 
+@pytest.mark.slow  # benchmark-like: compiles the bounded and unconstrained batch and a loop
 def test_bounded_multistart_smoke(tmp_path):
     from trfd_jax.benchmarks import bounded_multistart
 

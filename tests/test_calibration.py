@@ -115,6 +115,7 @@ def test_status_counts_are_json_keys():
     assert json.loads(json.dumps(counts)) == {"2": 1, "8": 2}
 
 
+@pytest.mark.slow  # the benchmark script; the example test runs the same calibration in CI
 def test_calibration_benchmark_smoke(tmp_path):
     # The wall-clock part on 2 starts against BOBYQA: it runs, writes its JSON, and both
     # solvers reach a fit.

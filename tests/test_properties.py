@@ -216,10 +216,10 @@ def check_case(case: dict) -> None:
     assert float(np.asarray(r.history)[-1]) == float(r.f)
 
 
-# The CI profile: TRFD_PROPERTY_CI_CASES cases (90 by default) in three seeded shards, so
+# The CI profile: TRFD_PROPERTY_CI_CASES cases (60 by default) in three seeded shards, so
 # that the two workers of the README's test command share them (one 120-case test kept a
 # worker busy for three minutes).  Each case compiles its own configuration.
-_CI_CASES = int(os.environ.get("TRFD_PROPERTY_CI_CASES", "90"))
+_CI_CASES = int(os.environ.get("TRFD_PROPERTY_CI_CASES", "60"))
 _CI_SHARDS = 3
 
 

@@ -37,18 +37,36 @@ def extended_rosenbrock_np(x: np.ndarray) -> float:
     return float(np.sum(100.0 * (x[1::2] - x[::2] ** 2) ** 2 + (1.0 - x[::2]) ** 2))
 
 
-FORMS = ("vmap", "jit(vmap)", "jit(vmap), noise_level=None")
+FORMS = (
+    "vmap",
+    "jit(vmap)",
+    "jit(vmap), noise_level=None",
+    "jit(vmap), truncated_cg",
+)
+"""How trfd_jax is called: eagerly vmapped or inside the caller's jit, with the default
+options, without the noise handling, or with the truncated-CG subproblem (no eigh)."""
+
+
+def _options(form: str):
+    import trfd_jax
+
+    if form.endswith("noise_level=None"):
+        return trfd_jax.Options(noise_level=None)
+    if form.endswith("truncated_cg"):
+        return trfd_jax.Options(subproblem="truncated_cg")
+    return None
 
 
 def run_trfd(starts: np.ndarray, budget: int, repeats: int, form: str = "vmap") -> dict:
     """``form``: ``vmap`` calls ``jax.vmap(minimize)`` eagerly (the solver compiles its own
     program); ``jit(vmap)`` wraps it in the caller's jit; ``..., noise_level=None`` turns
-    the default noise handling off (the paper's algorithm, a smaller program)."""
+    the default noise handling off (the paper's algorithm, a smaller program);
+    ``..., truncated_cg`` solves the trust-region subproblem by Steihaug–Toint CG instead of
+    the eigendecomposition (:data:`FORMS`)."""
     import trfd_jax
 
     x0 = jnp.asarray(starts)
-    smooth = form.endswith("noise_level=None")
-    options = trfd_jax.Options(noise_level=None) if smooth else None
+    options = _options(form)
 
     def make():
         solve = jax.vmap(

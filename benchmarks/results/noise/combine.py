@@ -32,7 +32,12 @@ NAMES = {
 }
 
 
-def table(runs: dict[str, tuple[Path, str]]) -> None:
+def table(runs: dict[str, tuple[Path, str]], informative_only: bool = False) -> None:
+    """Areas at every τ.  ``informative_only``: without the problems where no solver of
+    the run found a point better than x₀ (f(x₀) − f_L ≤ 1e-12 max(1, |f(x₀)|)), where
+    the Moré–Wild test f(x₀) − f ≥ (1 − τ)(f(x₀) − f_L) degenerates to f ≤ f(x₀): a
+    solver that never moves has solved them, one whose best noisy point is a hair away
+    from x₀ (true f higher by 1e-10 relative, noise 1e-3) has not."""
     loaded = {name: np.load(folder / "histories.npz") for name, (folder, _) in runs.items()}
     first = next(iter(loaded.values()))
     f0, n = first["f0"], first["n"]
@@ -40,14 +45,23 @@ def table(runs: dict[str, tuple[Path, str]]) -> None:
     width = max(h.shape[1] for h in hs)
     hs = [np.pad(h, ((0, 0), (0, width - h.shape[1])), constant_values=np.nan) for h in hs]
     per = [np.stack([h[p] for h in hs]) for p in range(len(f0))]
+    keep = np.arange(len(f0))
+    if informative_only:
+        f_l = np.array([np.nanmin(h) for h in per])
+        keep = np.flatnonzero(f0 - f_l > 1e-12 * np.maximum(1.0, np.abs(f0)))
+        print(f"(without the {len(f0) - len(keep)} problems where f_L = f(x₀))")
+    per = [per[p] for p in keep]
     rows = [
-        profiles.data_profile_area(profiles.solve_evaluations(per, f0, t), n)
+        profiles.data_profile_area(profiles.solve_evaluations(per, f0[keep], t), n[keep])
         for t in profiles.TOLERANCES
     ]
     print("| solver | " + " | ".join(f"τ={t:g}" for t in profiles.TOLERANCES) + " |")
     print("|---|" + "---|" * len(profiles.TOLERANCES))
     for s, name in enumerate(runs):
         print(f"| {name} | " + " | ".join(f"{r[s]:.3f}" for r in rows) + " |")
+
+
+PEERS = {"unconstrained": "newuoa", "bounded": "bobyqa"}
 
 
 def main() -> None:
@@ -58,8 +72,14 @@ def main() -> None:
                 continue
             solvers = np.load(folder / "histories.npz").files
             keys = [f[len("history_") :] for f in solvers if f.startswith("history_")]
+            runs = {NAMES.get(k, k): (folder, k) for k in keys}
             print(f"\n{set_name}, relative noise ξ = {level}")
-            table({NAMES.get(k, k): (folder, k) for k in keys})
+            table(runs)
+            table(runs, informative_only=True)
+            peer = {NAMES[k]: runs[NAMES[k]] for k in ("trfd_jax", PEERS[set_name])}
+            print(f"\n{set_name}, relative noise ξ = {level}, f_L over the two only")
+            table(peer)
+            table(peer, informative_only=True)
         smooth = HERE / "smooth" / set_name
         if (HERE / set_name).exists() and smooth.exists():
             print(f"\n{set_name}, no noise")
