@@ -23,7 +23,7 @@ from trfd_jax._src.subproblem.constrained import (
 from .helpers import first_step, make_quadratic, recording, rosenbrock
 
 PROPERTY = settings(
-    max_examples=100,
+    max_examples=50,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -284,3 +284,25 @@ def test_auto_noise_points_stay_in_unrelaxable_bounds_on_every_path(case):
     assert int(r.nfev) <= 60
     assert np.all(points >= lower) and np.all(points <= upper), "evaluated outside the box"
     assert float(r.noise) > 0
+
+
+def test_a_host_objective_in_a_thin_box_goes_through_the_central_switch_inside_it():
+    # Real calls of a black box (not the solver's count): the probe, the estimate, forward
+    # then central differences and the stop at their floor, every point inside the box (one
+    # variable in a box 0.01 wide, one at its upper bound) and one call per counted point.
+    lower, upper = np.array([-1.0, 0.2, -1.0]), np.array([2.0, 0.21, 0.0])
+    seen = []
+
+    def noisy(x):
+        seen.append(np.array(x))
+        rng = np.random.default_rng(list(np.frombuffer(np.asarray(x).tobytes(), np.uint32)))
+        return float(np.sum((x - 3.0) ** 2) + 1e-3 * np.sqrt(3.0) * rng.uniform(-1.0, 1.0))
+
+    r = trfd_jax.minimize(
+        trfd_jax.black_box(noisy), np.array([0.0, 0.21, 0.0]), bounds=(lower, upper), max_evals=300
+    )
+    points = np.array(seen)
+    assert int(r.status) == Status.NOISE_FLOOR  # central differences met their floor
+    assert len(points) == int(r.nfev) < 300
+    assert np.all(points >= lower) and np.all(points <= upper)
+    assert 1e-3 / 3 <= float(r.noise) <= 3e-3

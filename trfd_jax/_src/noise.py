@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trfd_jax._src import linalg
+from trfd_jax._src import linalg, stopping
 from trfd_jax._src.model import initial_hessian
 from trfd_jax._src.state import StepKind, select
 
@@ -187,6 +187,11 @@ CURVATURE_NOISE = 4.0
 CURVATURE_NOISE · ε_f / ‖w‖², so that τ = 2 √(ε_f / L̂) is at most the probe's ‖w‖."""
 
 
+def _magnitude(f: Array) -> Array:
+    """max(1, |f|), the scale of f the noise is relative to; 1 where f is not finite."""
+    return jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
+
+
 def curvature_count(n: int) -> int:
     """How many points the curvature probe evaluates: two per direction, two directions
     (the odd- and the even-numbered coordinates; one when n = 1)."""
@@ -206,7 +211,7 @@ def curvature_points(constraint: Any, x: Array, f: Array, noise: Array) -> tuple
         The points, shape (:func:`curvature_count`, n), and ‖w‖ per direction.
     """
     n = x.shape[0]
-    scale = jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
+    scale = _magnitude(f)
     relative = CURVATURE_STEP * jnp.sqrt(jnp.sqrt(noise / scale))
     relative = jnp.clip(relative, *CURVATURE_STEP_RANGE)
     s = relative * jnp.maximum(1.0, jnp.abs(x))  # per coordinate, as badly scaled x need
@@ -230,7 +235,7 @@ def curvature_scale(f: Array, values: Array, lengths: Array, noise: Array) -> Ar
     usable = jnp.isfinite(second) & (lengths > 0)
     size = jnp.maximum(jnp.abs(second), CURVATURE_NOISE * noise)
     ratios = jnp.where(usable, size / jnp.where(usable, lengths * lengths, 1.0), 0.0)
-    fallback = jnp.where(jnp.isfinite(f), jnp.maximum(1.0, jnp.abs(f)), 1.0)
+    fallback = _magnitude(f)
     tiny = jnp.finfo(ratios.dtype).tiny
     return jnp.where(jnp.any(usable), jnp.maximum(jnp.max(ratios), tiny), fallback)
 
@@ -301,8 +306,6 @@ def estimate_due(problem: Any, state: Any, running: Array) -> Array:
     """Whether this iteration estimates ε_f in place of its gradient: a gradient is due,
     there is evidence of noise not yet estimated (``Options.noise_level="auto"``), and the
     estimate leaves room in the budget for the iteration after it."""
-    from trfd_jax._src import stopping  # stopping asks this module nothing back
-
     region = state.region
     count = POINTS + curvature_count(state.iterate.x.shape[0])
     due = running & region.needs_gradient & (region.noise_hint > 0)
