@@ -12,8 +12,9 @@ called at.  The invariants, checked against that record:
 * NaN and ±inf are never accepted; the history is nonincreasing and ends at ``Result.f``;
 * determinism: the same case run twice gives the same result, bit for bit.
 
-The CI profile runs 120 cases (``TRFD_PROPERTY_CI_CASES``); ``pytest -m slow -k
-long_profile`` runs the long profile (``TRFD_PROPERTY_CASES``, default 10,000 cases).
+The CI profile runs 36 cases in three seeded shards (``TRFD_PROPERTY_CI_CASES``);
+``pytest -m slow -k long_profile`` runs the long profile (``TRFD_PROPERTY_CASES``,
+default 10,000 cases).
 Per static configuration one black box is reused, so cases differ only in data and share
 one compiled solver.
 """
