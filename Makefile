@@ -19,7 +19,7 @@ demo: $(BIN)/python
 test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 -m "not slow" -q
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q --durations=20
 
 # Multi-start wall-clock benchmark against a Python loop of nlopt NEWUOA (bench extra).
 bench-multistart: $(BIN)/python
