@@ -460,7 +460,7 @@ def _box_solver():
 
 
 @PROPERTY
-@given(st.integers(2, 8), st.integers(0, 2**31 - 1))
+@given(st.sampled_from([2, 4, 8]), st.integers(0, 2**31 - 1))  # each n compiles
 def test_box_subproblem_satisfies_kkt_with_active_bounds(n, seed):
     # A convex model (BFGS keeps H ≻ 0 with bounds) over D = (box − x) ∩ B(0, Δ): d is the
     # minimizer iff d = P_D(d − ∇m(d)/L) (the KKT conditions as a fixed point), L = ‖H‖.
