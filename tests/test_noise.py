@@ -186,21 +186,29 @@ def test_smooth_runs_pay_little_and_find_no_noise():
         np.testing.assert_allclose(auto.x, off.x, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("budget", [6, 7, 9, 12, 20, 40])
-def test_the_estimation_points_keep_the_budget_and_the_bounds(budget):
-    # A host objective (only the points the solver counts reach it), x0 on the upper bound
-    # of a thin box: every probe and estimation point must stay inside it.
-    lower, upper = np.array([-1.0, 0.2, -1.0]), np.array([2.0, 0.21, 0.0])
-    seen = []
+# A thin box (x₂ in a box 0.01 wide, x₃ starting on its upper bound) and a host objective
+# with uniform noise of standard deviation 1e-3, a function of x's bits, that records every
+# point it is called at (real calls: only the points the solver counts reach it).
+THIN_LOWER, THIN_UPPER = np.array([-1.0, 0.2, -1.0]), np.array([2.0, 0.21, 0.0])
+THIN_X0 = np.array([0.0, 0.21, 0.0])
 
+
+def _recorded_noisy_host(seen: list):
     def noisy(x):
         seen.append(np.array(x))
         rng = np.random.default_rng(list(np.frombuffer(np.asarray(x).tobytes(), np.uint32)))
-        return float(np.sum((x - 3.0) ** 2) + 1e-3 * np.sqrt(3.0) * rng.uniform(-1, 1))
+        return float(np.sum((x - 3.0) ** 2) + 1e-3 * np.sqrt(3.0) * rng.uniform(-1.0, 1.0))
 
+    return trfd_jax.black_box(noisy)
+
+
+@pytest.mark.parametrize("budget", [6, 7, 9, 12, 20, 40])
+def test_the_estimation_points_keep_the_budget_and_the_bounds(budget):
+    # Every probe and estimation point must stay inside the thin box.
+    lower, upper, seen = THIN_LOWER, THIN_UPPER, []
     r = trfd_jax.minimize(
-        trfd_jax.black_box(noisy),
-        np.array([0.0, 0.21, 0.0]),
+        _recorded_noisy_host(seen),
+        THIN_X0,
         bounds=(lower, upper),
         max_evals=budget,
         options=AUTO,
@@ -287,20 +295,10 @@ def test_auto_noise_points_stay_in_unrelaxable_bounds_on_every_path(case):
 
 
 def test_a_host_objective_in_a_thin_box_goes_through_the_central_switch_inside_it():
-    # Real calls of a black box (not the solver's count): the probe, the estimate, forward
-    # then central differences and the stop at their floor, every point inside the box (one
-    # variable in a box 0.01 wide, one at its upper bound) and one call per counted point.
-    lower, upper = np.array([-1.0, 0.2, -1.0]), np.array([2.0, 0.21, 0.0])
-    seen = []
-
-    def noisy(x):
-        seen.append(np.array(x))
-        rng = np.random.default_rng(list(np.frombuffer(np.asarray(x).tobytes(), np.uint32)))
-        return float(np.sum((x - 3.0) ** 2) + 1e-3 * np.sqrt(3.0) * rng.uniform(-1.0, 1.0))
-
-    r = trfd_jax.minimize(
-        trfd_jax.black_box(noisy), np.array([0.0, 0.21, 0.0]), bounds=(lower, upper), max_evals=300
-    )
+    # Real calls: the probe, the estimate, forward then central differences and the stop at
+    # their floor, every point inside the thin box and one call per counted point.
+    lower, upper, seen = THIN_LOWER, THIN_UPPER, []
+    r = trfd_jax.minimize(_recorded_noisy_host(seen), THIN_X0, bounds=(lower, upper), max_evals=300)
     points = np.array(seen)
     assert int(r.status) == Status.NOISE_FLOOR  # central differences met their floor
     assert len(points) == int(r.nfev) < 300
