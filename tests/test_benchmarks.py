@@ -3,6 +3,7 @@ and a smoke run of the Moré–Wild runner on three small problems (Moré & Wild
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -267,3 +268,24 @@ def test_bounded_multistart_smoke(tmp_path):
     assert out.exists() and row["bounded"]["starts"] == 4
     assert row["bounded"]["loop_checked"] == 2
     assert row["unconstrained"]["memory_bytes_per_start"] > 0
+
+
+def test_noisy_history_starts_at_f_x0_when_the_probe_looks_better():
+    """x₀ = 0 minimises the noiseless f, but the noise makes every other point look lower:
+    the first evaluation (x₀) is credited with f(x₀) = 0, not with the truly worse point
+    of init's noise probe that becomes the noisy best later in the same batch."""
+    import trfd_jax
+    from trfd_jax.benchmarks.runner import _noisy_run
+
+    def clean(x, args):
+        return jnp.sum(x**2)
+
+    def noisy(x, args):
+        return clean(x, args) - jnp.where(jnp.any(x != 0.0), 1.0, 0.0)
+
+    options = dataclasses.replace(trfd_jax.Options.paper(), noise_level="auto")
+    run = jax.jit(lambda x0: _noisy_run(noisy, clean, x0, jnp.zeros(()), 30, options, None))
+    _, history, _ = run(jnp.zeros(2))
+    history = np.asarray(history)
+    assert history[0] == 0.0
+    assert history[1] > 0.0  # the probe's point, truly worse, is the best noisy point

@@ -35,12 +35,13 @@ seed, the problem number and the 32-bit words of the bit pattern of x into
 ``jax.random.fold_in`` — deterministic, and independent between distinct points (the same
 point always gets the same e).  Its noiseless history is built inside the same jitted call
 by a loop over the public ``init``/``step``/``terminate`` API that evaluates the noiseless
-f at the best point after every iteration: when the best point changes more than once
-within one iteration (e.g. two points of one finite-difference gradient each lower the
-noisy best), the evaluations before the last change are credited with the previous best
-point's value, so the history is exact at the end of every iteration and otherwise late
-by less than one iteration; such iterations are counted in the metadata
-(``inexact_iterations``).
+f at the best point after ``init`` and after every iteration: when the best point changes
+more than once within one iteration (e.g. two points of one finite-difference gradient
+each lower the noisy best), the evaluations before the last change are credited with the
+previous best point's value, so the history is exact at the end of every iteration and
+otherwise late by less than one iteration; such iterations are counted in the metadata
+(``inexact_iterations``).  ``init`` counts as an iteration whose previous best is x₀, its
+first evaluation, so the history starts at f(x₀) as every peer's does.
 
 Reference:
     J. J. Moré and S. M. Wild, "Benchmarking derivative-free optimization algorithms",
@@ -201,8 +202,15 @@ def _noisy_run(noisy, clean, x0, args, max_evals, options, bounds):
     def clean_best(s):
         return jnp.where(jnp.isfinite(s.record.best_f), clean(s.record.best_x, args), inf)
 
+    # Init evaluates x₀ first, then (by default) the noise probe next to it: the first
+    # evaluation is credited with f(x₀) itself, the others as within an iteration (below).
     first = clean_best(state)
-    history = jnp.where(t < state.record.nfev, first, inf)
+    recorded = state.record.history[:max_evals]
+    in_init = t < state.record.nfev
+    f_x0 = jnp.where(jnp.isfinite(recorded[0]), clean(x0, args), inf)
+    last_change = jnp.argmax(in_init & (recorded == state.record.best_f)).astype(t.dtype)
+    history = jnp.where(in_init, jnp.where(t >= last_change, first, f_x0), inf)
+    drops = jnp.sum(in_init[1:] & (recorded[1:] < recorded[:-1]))
 
     def body(carry):
         state, history, best, inexact = carry
@@ -221,7 +229,7 @@ def _noisy_run(noisy, clean, x0, args, max_evals, options, bounds):
     state, history, best, inexact = lax.while_loop(
         lambda c: ~trfd_jax.terminate(problem, c[0]),
         body,
-        (state, history, first, jnp.zeros((), state.record.nfev.dtype)),
+        (state, history, first, (drops > 1).astype(state.record.nfev.dtype)),
     )
     history = jnp.where(t < state.record.nfev, history, best)
     result = trfd_jax.result(problem, state)
