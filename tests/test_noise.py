@@ -170,6 +170,43 @@ def test_the_curvature_probe_stays_in_unrelaxable_bounds():
     assert bool(jnp.all(lengths > 0))
 
 
+@pytest.mark.parametrize("kind", ["uniform", "gaussian"])
+def test_the_probe_at_x0_sees_noise_in_more_than_98_percent_of_runs(kind):
+    # e(x₀), e(far), e(near): the near change falls below PROBE_RATIO of the far one by
+    # chance in about 0.6% of draws (a threshold of 1/10 missed 6%).
+    draws = jax.random.split(jax.random.key(1), 4000)
+
+    def seen(key):
+        if kind == "uniform":
+            e = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0) * np.sqrt(3.0)
+        else:
+            e = jax.random.normal(key, (3,))
+        values = _quadratic(jnp.zeros(4)) + SIGMA * e
+        return noise_lib.probe_evidence(values[0], values[1:], jnp.asarray(True)) > 0
+
+    assert float(jnp.mean(jax.jit(jax.vmap(seen))(draws))) >= 0.98
+
+
+def test_the_probe_sees_no_noise_in_smooth_functions():
+    # Random smooth f (a quadratic plus a sine, of orders 1e-3 to 1e3) at random x₀, with
+    # the default τ₀ = √u: the near change is δ / 1000 up to rounding, never evidence.
+    keys = jax.random.split(jax.random.key(2), 2000)
+    fd_step = jnp.sqrt(jnp.finfo(jnp.float64).eps)
+
+    def evidence(key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        x = jax.random.normal(k1, (3,)) * 10.0 ** jax.random.uniform(k2, (), minval=-2, maxval=2)
+        scale = 10.0 ** jax.random.uniform(k3, (), minval=-3, maxval=3)
+
+        def f(y):
+            return scale * (jnp.sum((y - 0.5) ** 2) + jnp.sin(jnp.sum(y)))
+
+        values = jax.vmap(f)(noise_lib.probe_points(None, x, fd_step))
+        return noise_lib.probe_evidence(f(x), values, jnp.asarray(True))
+
+    assert float(jnp.max(jax.jit(jax.vmap(evidence))(keys))) == 0.0
+
+
 def test_smooth_runs_pay_little_and_find_no_noise():
     def rosenbrock(x):
         return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)

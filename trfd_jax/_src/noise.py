@@ -260,6 +260,14 @@ PROBE_FRACTION = 1e-3
 """The near probe point sits at this fraction of the far one's step."""
 PROBE_COUNT = 2
 """Evaluations an ``"auto"`` run spends at x₀ on the evidence of noise."""
+PROBE_RATIO = 0.01
+"""The probe is evidence of noise when the near change exceeds this fraction of the far
+one: PROBE_FRACTION (1/1000) or less for a smooth f.  Noise makes both changes differences
+of two noise values; the near one falls below 1/100 of the far one by chance in under 1% of
+runs (0.6% for uniform, Gaussian noise), where 1/10 missed the noise in 6%."""
+PROBE_ROUNDING = 1e3
+"""The far change must exceed PROBE_ROUNDING · u · max(1, |f|): the rounding error of the
+near change (a few u · |f|, up to some 10 u · |f|) then stays below PROBE_RATIO of it."""
 
 
 def probe_points(constraint: Any, x: Array, fd_step: Array) -> Array:
@@ -275,17 +283,18 @@ def probe_points(constraint: Any, x: Array, fd_step: Array) -> Array:
 def probe_evidence(f: Array, values: Array, probed: Array) -> Array:
     """Evidence of noise from :func:`probe_points`: a smooth f changes by about δ / 1000
     over the near step, where δ = f(far) − f(x); noise changes it by as much as δ itself.
-    Evidence: the near change exceeds δ / 10, with δ above rounding error.
+    Evidence: the near change exceeds δ / 100 (``PROBE_RATIO``), with δ well above
+    rounding error (``PROBE_ROUNDING``).
 
     Returns:
         A rough ε_f where there is evidence (the near change, a difference of two noise
         values, over √2), else 0.
     """
     delta, change = values[0] - f, values[1] - f
-    rounding = ROUNDING * jnp.finfo(f.dtype).eps * jnp.maximum(1.0, jnp.abs(f))
+    rounding = PROBE_ROUNDING * jnp.finfo(f.dtype).eps * jnp.maximum(1.0, jnp.abs(f))
     finite = jnp.isfinite(delta) & jnp.isfinite(change)
     evidence = probed & finite & (jnp.abs(delta) > rounding)
-    evidence = evidence & (jnp.abs(change) > 0.1 * jnp.abs(delta))
+    evidence = evidence & (jnp.abs(change) > PROBE_RATIO * jnp.abs(delta))
     return jnp.where(evidence, jnp.abs(change) / math.sqrt(2.0), 0.0)
 
 
