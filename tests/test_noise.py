@@ -147,6 +147,33 @@ def test_forward_differences_at_the_noise_floor_turn_central():
     assert int(state.status) == Status.NOISE_FLOOR and int(state.record.nfev) <= 1000
 
 
+@pytest.mark.parametrize("weights", [(1.0, 2.0, 4.0, 8.0), (1.0, 1e2, 1e4, 1e6)])
+def test_at_the_noise_floor_the_radius_is_not_driven_below_the_stencil(weights):
+    # τ cannot shrink at its floor, so a failure that would have halved it (Δ_{k+1} < τ √n)
+    # switches to central differences at once: forward differences never see Δ < τ √n
+    # (the rule before stopped only once the sought decrease fell below ε_f, and on the
+    # badly scaled quadratic let Δ fall to 0.1 τ √n, ending at f = 0.9).  The stop comes
+    # with central differences on a failure that shows both signs.
+    w = jnp.asarray(weights)
+
+    def f(x):
+        return jnp.sum(w * (x - 1.0) ** 2) + _hashed_noise(x, SIGMA)
+
+    problem, x0 = trfd_jax.make_problem(
+        f, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
+    )
+    step = jax.jit(trfd_jax.step)
+    state = trfd_jax.init(problem, x0)
+    stencil = lambda s: float(s.region.fd_step) * 2.0  # τ √n, n = 4  # noqa: E731
+    while not bool(trfd_jax.terminate(problem, state)):
+        state = step(problem, state)
+        if not bool(state.region.central):
+            assert float(state.region.radius) >= stencil(state)
+    assert int(state.status) == Status.NOISE_FLOOR and bool(state.region.central)
+    assert float(state.region.radius) < stencil(state)
+    assert float(jnp.sum(w * (state.iterate.x - 1.0) ** 2)) < 1e-3
+
+
 def test_the_curvature_probe_measures_second_derivatives():
     x = jnp.array([0.3, -0.2, 0.5, 0.9])  # |x_j| ≤ 1: steps of one length
     points, lengths = noise_lib.curvature_points(None, x, jnp.asarray(1.0), jnp.asarray(1e-4))

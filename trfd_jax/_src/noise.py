@@ -26,11 +26,13 @@ too large where f'' ≫ 1.)  The noise level also makes the ratio test noise-tol
     ρ_k = (f(x_k) − f(x_k + d_k) + 2 ε_f) / (m_k(0) − m_k(d_k) + 2 ε_f)
 
 (Sun & Nocedal, "A trust region method for noisy unconstrained optimization", Math.
-Program. 2023).  A failed step with τ at the floor means the decrease sought is below the
-noise.  Forward differences then turn into central ones, whose error O(ε_f/τ + τ²) allows a
-more accurate gradient (the classical switch near a solution: Gill, Murray & Wright,
-*Practical Optimization*, §8.6), at τ ≥ (3 ε_f / L̂)^{1/3}; when central differences meet
-their floor in turn, the run stops (``Status.NOISE_FLOOR``).  With ``noise_level="auto"``
+Program. 2023).  With τ at the floor, a failed step whose sought decrease is below the
+noise, or which would have halved τ (type II: Δ_{k+1} < τ √n, a step shorter than the
+stencil), shows that the forward stencil resolves no more.  Forward differences then turn
+into central ones, whose error O(ε_f/τ + τ²) allows a more accurate gradient (the
+classical switch near a solution: Gill, Murray & Wright, *Practical Optimization*, §8.6),
+at τ ≥ (3 ε_f / L̂)^{1/3}; when a failure with central differences shows both signs, the
+run stops (``Status.NOISE_FLOOR``), so Δ is not driven far below τ √n.  With ``noise_level="auto"``
 the estimate is made when the run shows evidence of noise — two probe points at x₀
 (:func:`probe_points`, :func:`probe_evidence`), or a recomputed gradient that moved
 erratically (:func:`erratic`) — before the next gradient, from values at :data:`POINTS`

@@ -125,8 +125,9 @@ class Options:
             a smaller program to compile.  With a noise level, τ is kept at the interval
             that balances truncation against noise, 2 √(ε_f / L̂); the ratio test
             tolerates 2 ε_f; quasi-Newton pairs within the gradient's error are skipped;
-            forward differences turn central when the decrease the model seeks falls
-            below ε_f, and the run stops there with central ones (``NOISE_FLOOR``).
+            forward differences turn central when a failed step's sought decrease falls
+            below ε_f or the step below the stencil (Δ < τ √n), and the run stops when
+            both hold with central ones (``NOISE_FLOOR``).
             See :mod:`trfd_jax._src.noise`.
     """
 

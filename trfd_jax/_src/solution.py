@@ -78,8 +78,9 @@ _MESSAGES = {
         "Intersection.max_iter or Options.dykstra_max_iter."
     ),
     Status.NOISE_FLOOR: (
-        "Converged to the noise level: a step failed with the finite-difference step τ at "
-        "the floor set by the noise in f (Result.noise), so no decrease that the noise "
+        "Converged to the noise level: with central differences at the floor that the "
+        "noise in f sets for τ (Result.noise), a step failed that sought less decrease "
+        "than the noise and was shorter than the stencil, so no decrease that the noise "
         "lets the method resolve is left (Options.noise_level)."
     ),
 }

@@ -263,6 +263,11 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     τ_k √n ≤ Δ_{k+1} (keep τ, g, H) and of type II otherwise (τ_{k+1} = τ_k / 2 and a new
     gradient at the same point).  A trial value that is NaN or inf is a failed step.  A
     step without predicted decrease (g = 0, say) is failed without evaluating f.
+
+    With a noise level ε_f (noise.py) τ stops at its floor: a failure there is of type I;
+    forward differences turn central when the decrease sought falls below ε_f or the
+    failure would have been of type II, and central ones stop the run (``NOISE_FLOOR``)
+    when both hold.
     """
     opts = problem.options
     x, model, region, counters = state.iterate.x, state.model, state.region, state.counters
@@ -296,18 +301,24 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     radius_down = region.radius * opts.radius_decrease
     halved = region.fd_step * opts.fd_step_decrease
     # τ at the noise floor cannot shrink: a failure keeps τ and g and only shrinks Δ (type
-    # I).  Once the decrease the model seeks is below the noise level, a step proves
-    # nothing (the noise-tolerant test accepts or rejects it by chance).
+    # I).  Two signs that the stencil has reached what the noise lets it resolve: the
+    # decrease the model seeks is below the noise level (a step then proves nothing: the
+    # noise-tolerant test accepts or rejects it by chance), or the failure would have been
+    # of type II (Δ_{k+1} < τ √n: the step is shorter than the stencil that made g).
     floored = halved < region.fd_floor
     type_i = ~success & ((region.fd_step * math.sqrt(n) <= radius_down) | floored)
     type_ii = ~success & ~type_i
-    at_floor = floored & (predicted < region.noise)
-    # Forward differences at their floor turn into central ones (error O(ε_f/τ + τ²) in
-    # place of O(ε_f/τ + τ)), with a new gradient; central ones at theirs stop.
+    below_noise = floored & (predicted < region.noise)
+    stalled = floored & ~success & (region.fd_step * math.sqrt(n) > radius_down)
+    # The run stops when both hold with the last stencil; Δ alone is not driven further
+    # below τ √n than the decrease the noise allows.
+    at_floor = below_noise & stalled
+    # Forward differences turn into central ones (error O(ε_f/τ + τ²) in place of
+    # O(ε_f/τ + τ)), with a new gradient, at the first sign; central ones stop at both.
     switch = jnp.asarray(False)
     fd_step, fd_floor = region.fd_step, region.fd_floor
     if fd.switchable(opts):
-        switch = at_floor & ~region.central
+        switch = (below_noise | stalled) & ~region.central
         central_floor = noise.fd_floor("central", region.noise, region.curvature)
         central_floor = jnp.maximum(central_floor, region.fd_floor).astype(fd_step.dtype)
         fd_step = jnp.where(switch, jnp.maximum(fd_step, central_floor), fd_step)

@@ -13,6 +13,12 @@ run reached), made with
     (the same with --noise 1e-5 and 1e-1; without --noise for the noiseless runs, and with
     noise_level=None for the "smooth" ones, written to a folder smooth/)
 
+and the two slower peers in separate runs, written to peers/ (their noise is seeded per
+problem, so the runs combine; f_L of the five-solver table is over all five):
+
+    P="python -m trfd_jax.benchmarks run --no-plots --out benchmarks/results/noise/peers"
+    $P --set unconstrained --solvers dfols nomad --noise 1e-3   (and so on)
+
 Noise: f + e, e uniform with standard deviation ξ max(1, |f(x₀)|), fresh for every point;
 the histories are the noiseless f at each solver's best noisy point.
 """
@@ -29,6 +35,8 @@ NAMES = {
     "newuoa": "NEWUOA (nlopt)",
     "bobyqa": "BOBYQA (nlopt)",
     "pybobyqa": "Py-BOBYQA (objfun_has_noise)",
+    "dfols": "DFO-LS (residuals, objfun_has_noise)",
+    "nomad": "NOMAD 4 (PyNomad)",
 }
 
 
@@ -76,6 +84,12 @@ def main() -> None:
             print(f"\n{set_name}, relative noise ξ = {level}")
             table(runs)
             table(runs, informative_only=True)
+            more = HERE / "peers" / folder.name
+            if more.exists():
+                print(f"\n{set_name}, relative noise ξ = {level}, with DFO-LS and NOMAD")
+                extra = np.load(more / "histories.npz").files
+                keys = [f[len("history_") :] for f in extra if f.startswith("history_")]
+                table({**runs, **{NAMES.get(k, k): (more, k) for k in keys}})
             peer = {NAMES[k]: runs[NAMES[k]] for k in ("trfd_jax", PEERS[set_name])}
             print(f"\n{set_name}, relative noise ξ = {level}, f_L over the two only")
             table(peer)
