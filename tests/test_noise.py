@@ -164,7 +164,10 @@ def test_at_the_noise_floor_the_radius_is_not_driven_below_the_stencil(weights):
     )
     step = jax.jit(trfd_jax.step)
     state = trfd_jax.init(problem, x0)
-    stencil = lambda s: float(s.region.fd_step) * 2.0  # τ √n, n = 4  # noqa: E731
+
+    def stencil(s):
+        return float(s.region.fd_step) * 2.0  # τ √n, n = 4
+
     while not bool(trfd_jax.terminate(problem, state)):
         state = step(problem, state)
         if not bool(state.region.central):

@@ -32,11 +32,11 @@ stencil), shows that the forward stencil resolves no more.  Forward differences 
 into central ones, whose error O(ε_f/τ + τ²) allows a more accurate gradient (the
 classical switch near a solution: Gill, Murray & Wright, *Practical Optimization*, §8.6),
 at τ ≥ (3 ε_f / L̂)^{1/3}; when a failure with central differences shows both signs, the
-run stops (``Status.NOISE_FLOOR``), so Δ is not driven far below τ √n.  With ``noise_level="auto"``
-the estimate is made when the run shows evidence of noise — two probe points at x₀
-(:func:`probe_points`, :func:`probe_evidence`), or a recomputed gradient that moved
-erratically (:func:`erratic`) — before the next gradient, from values at :data:`POINTS`
-new points on a line through x_k inside the unrelaxable bounds.
+run stops (``Status.NOISE_FLOOR``), so Δ is not driven far below τ √n.  With
+``noise_level="auto"`` the estimate is made when the run shows evidence of noise — two
+probe points at x₀ (:func:`probe_points`, :func:`probe_evidence`), or a recomputed
+gradient that moved erratically (:func:`erratic`) — before the next gradient, from values
+at :data:`POINTS` new points on a line through x_k inside the unrelaxable bounds.
 """
 
 from __future__ import annotations

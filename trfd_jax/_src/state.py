@@ -29,7 +29,7 @@ class StepKind(enum.IntEnum):
     GRADIENT_FAILED = 5  # a finite-difference value was NaN/inf: halve Δ and τ, retry
     INFEASIBLE_TRIAL = 6  # the projected trial point is not in Ω (projection not converged)
     CENTRAL_DIFFERENCES = 7  # forward differences met the noise floor: central ones now
-    NOISE_FLOOR = 8  # central τ at its floor, decrease sought below the noise, step below τ√n: stop
+    NOISE_FLOOR = 8  # central τ at its floor, sought decrease < ε_f and Δ < τ√n: stop
     NOISE_ESTIMATE = 9  # ε_f and L̂ estimated in place of the gradient, due next iteration
 
 

@@ -202,34 +202,38 @@ def _noisy_run(noisy, clean, x0, args, max_evals, options, bounds):
     def clean_best(s):
         return jnp.where(jnp.isfinite(s.record.best_f), clean(s.record.best_x, args), inf)
 
+    def credit(history, best, start, best_f_before, new):
+        """Credit evaluations ``start`` … nfev − 1 of ``new``'s record (one iteration's):
+        from the last change of the noisy best on with the new best point's noiseless
+        value, before it with the previous one (``best``).  Returns the history, the
+        best point's value and whether the best point changed more than once."""
+        record = new.record
+        recorded = record.history[:max_evals]  # the history is longer than the budget
+        in_step = (t >= start) & (t < record.nfev)
+        previous = jnp.concatenate([inf[None], recorded[:-1]])
+        drops = jnp.sum(in_step & (recorded < previous))
+        changed = record.best_f < best_f_before
+        last_change = jnp.argmax(in_step & (recorded == record.best_f)).astype(t.dtype)
+        value = jnp.where(changed, clean_best(new), best)
+        history = jnp.where(in_step, jnp.where(changed & (t >= last_change), value, best), history)
+        return history, value, (drops > 1).astype(t.dtype)
+
     # Init evaluates x₀ first, then (by default) the noise probe next to it: the first
-    # evaluation is credited with f(x₀) itself, the others as within an iteration (below).
-    first = clean_best(state)
-    recorded = state.record.history[:max_evals]
-    in_init = t < state.record.nfev
-    f_x0 = jnp.where(jnp.isfinite(recorded[0]), clean(x0, args), inf)
-    last_change = jnp.argmax(in_init & (recorded == state.record.best_f)).astype(t.dtype)
-    history = jnp.where(in_init, jnp.where(t >= last_change, first, f_x0), inf)
-    drops = jnp.sum(in_init[1:] & (recorded[1:] < recorded[:-1]))
+    # evaluation is credited with f(x₀) itself, the others as within an iteration.
+    f_x0 = jnp.where(jnp.isfinite(state.record.history[0]), clean(x0, args), inf)
+    history = jnp.where(t == 0, f_x0, inf)
+    history, first, inexact = credit(history, f_x0, 1, state.record.history[0], state)
 
     def body(carry):
         state, history, best, inexact = carry
         new = trfd_jax.step(problem, state)
-        old_record, record = state.record, new.record
-        recorded = record.history[:max_evals]  # the history is longer than the budget
-        in_step = (t >= old_record.nfev) & (t < record.nfev)
-        previous = jnp.concatenate([inf[None], recorded[:-1]])
-        drops = jnp.sum(in_step & (recorded < previous))
-        changed = record.best_f < old_record.best_f
-        last_change = jnp.argmax(in_step & (recorded == record.best_f)).astype(t.dtype)
-        value = jnp.where(changed, clean_best(new), best)
-        history = jnp.where(in_step, jnp.where(changed & (t >= last_change), value, best), history)
-        return new, history, value, inexact + (drops > 1).astype(inexact.dtype)
+        history, value, twice = credit(history, best, state.record.nfev, state.record.best_f, new)
+        return new, history, value, inexact + twice
 
     state, history, best, inexact = lax.while_loop(
         lambda c: ~trfd_jax.terminate(problem, c[0]),
         body,
-        (state, history, first, (drops > 1).astype(state.record.nfev.dtype)),
+        (state, history, first, inexact),
     )
     history = jnp.where(t < state.record.nfev, history, best)
     result = trfd_jax.result(problem, state)
