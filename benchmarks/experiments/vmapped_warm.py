@@ -23,10 +23,12 @@ jax.config.update("jax_enable_x64", True)
 parser = argparse.ArgumentParser()
 parser.add_argument("--starts", type=int, default=4096)
 parser.add_argument("--subproblem", default="exact")
+parser.add_argument("--noise-level", default="auto", help='"auto" or "none"')
 parser.add_argument("--repeats", type=int, default=5)
 args = parser.parse_args()
 x0 = jnp.asarray(np.random.default_rng(0).uniform(-2.0, 2.0, (args.starts, 10)))
-options = trfd_jax.Options(subproblem=args.subproblem)
+noise_level = None if args.noise_level == "none" else args.noise_level
+options = trfd_jax.Options(subproblem=args.subproblem, noise_level=noise_level)
 solve = jax.jit(
     jax.vmap(lambda s: trfd_jax.minimize(extended_rosenbrock, s, max_evals=1100, options=options))
 )
@@ -37,6 +39,7 @@ for _ in range(args.repeats):
     result = jax.block_until_ready(solve(x0))
     times.append(time.perf_counter() - start)
 print(
-    f"S={args.starts} subproblem={args.subproblem}: warm median {statistics.median(times):.3f} s "
+    f"S={args.starts} subproblem={args.subproblem} noise_level={noise_level}: "
+    f"warm median {statistics.median(times):.3f} s "
     f"(min {min(times):.3f}), nfev total {int(np.sum(result.nfev))}"
 )
