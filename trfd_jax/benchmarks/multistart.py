@@ -42,19 +42,25 @@ FORMS = (
     "jit(vmap)",
     "jit(vmap), noise_level=None",
     "jit(vmap), truncated_cg",
+    "jit(vmap), truncated_cg, noise_level=None",
 )
 """How trfd_jax is called: eagerly vmapped or inside the caller's jit, with the default
-options, without the noise handling, or with the truncated-CG subproblem (no eigh)."""
+options, without the noise handling, with the truncated-CG subproblem (no eigh), or with
+both (the smallest program: for a smooth objective, whose only noise is rounding)."""
 
 
 def _options(form: str):
     import trfd_jax
 
-    if form.endswith("noise_level=None"):
-        return trfd_jax.Options(noise_level=None)
-    if form.endswith("truncated_cg"):
-        return trfd_jax.Options(subproblem="truncated_cg")
-    return None
+    parts = form.split(", ")[1:]
+    if not parts:
+        return None
+    kwargs = {}
+    if "noise_level=None" in parts:
+        kwargs["noise_level"] = None
+    if "truncated_cg" in parts:
+        kwargs["subproblem"] = "truncated_cg"
+    return trfd_jax.Options(**kwargs)
 
 
 def run_trfd(starts: np.ndarray, budget: int, repeats: int, form: str = "vmap") -> dict:
@@ -62,7 +68,7 @@ def run_trfd(starts: np.ndarray, budget: int, repeats: int, form: str = "vmap") 
     program); ``jit(vmap)`` wraps it in the caller's jit; ``..., noise_level=None`` turns
     the default noise handling off (the paper's algorithm, a smaller program);
     ``..., truncated_cg`` solves the trust-region subproblem by Steihaug–Toint CG instead of
-    the eigendecomposition (:data:`FORMS`)."""
+    the eigendecomposition; both together, the smallest program (:data:`FORMS`)."""
     import trfd_jax
 
     x0 = jnp.asarray(starts)
