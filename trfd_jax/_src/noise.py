@@ -21,7 +21,10 @@ max(1, ‖x‖∞)/10 (:func:`curvature_points`, :func:`curvature_scale`) — af
 Wild, "Estimating derivatives of noisy simulations", ACM TOMS 38(3), 2012, who estimate
 f'' the same way before choosing h.  (The curvature, not |f|, sets the balance: on the
 noisy Moré–Wild problems, L̂ = max(1, |f|) made τ 30× too small where |f| ≫ f'' and
-too large where f'' ≫ 1.)  The noise level also makes the ratio test noise-tolerant,
+too large where f'' ≫ 1.)  The probe sees the curvature along two directions only; as the
+quasi-Newton H_k learns it from reliable pairs, L̂ is raised to tr(H_k)/n and the floor,
+with τ when τ sits on it, lowered to match (:func:`learned_floor`).  The noise level also
+makes the ratio test noise-tolerant,
 
     ρ_k = (f(x_k) − f(x_k + d_k) + 2 ε_f) / (m_k(0) − m_k(d_k) + 2 ε_f)
 
@@ -165,6 +168,32 @@ def gradient_error(region: Any, n: int) -> Array:
     forward = 2.0 * level / tau + 0.5 * scale * tau
     central = level / tau + scale * tau * tau / 6.0
     return math.sqrt(n) * jnp.where(region.central, central, forward)
+
+
+def learned_floor(scheme: str, region: Any, hessian: Array, learned: Array) -> Any:
+    """The region with L̂ raised to the curvature H_k has learned: tr(H_k)/n, the mean
+    second derivative along the coordinate directions, is what the finite differences'
+    truncation error sums over (Σ_j H_jj τ / 2 against Σ_j 2 ε_f / τ is balanced at
+    τ = 2 √(ε_f n / tr H)).  The probe measures L̂ along two directions only, where it can
+    be far below it (Chebyquad: L̂ = 6.5, H_jj up to 100).  ``learned``: H_k was just
+    updated from a reliable pair.  τ at its floor follows the lower floor.
+    """
+    n = hessian.shape[0]
+    mean = jnp.trace(hessian) / n
+    curvature = jnp.where(learned & (mean > region.curvature), mean, region.curvature)
+    curvature = curvature.astype(region.curvature.dtype)
+    on = (region.noise > 0) & (curvature > region.curvature)
+    floor = jnp.where(
+        region.central,
+        fd_floor("central", region.noise, jnp.where(on, curvature, 1.0)),
+        fd_floor(scheme, region.noise, jnp.where(on, curvature, 1.0)),
+    ).astype(region.fd_floor.dtype)
+    at_floor = region.fd_step <= region.fd_floor
+    return region._replace(
+        curvature=jnp.where(on, curvature, region.curvature),
+        fd_floor=jnp.where(on, floor, region.fd_floor),
+        fd_step=jnp.where(on & at_floor, floor, region.fd_step),
+    )
 
 
 def reliable_pair(region: Any, s: Array, y: Array) -> Array:

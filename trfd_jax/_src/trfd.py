@@ -239,6 +239,10 @@ def gradient_step(
         counters=state.counters._replace(nit=state.counters.nit + 1),
         last_step=jnp.asarray(StepKind.GRADIENT_FAILED, _INT),
     )
+    good_region = region._replace(needs_gradient=jnp.asarray(False))
+    if reliable is not None:
+        learned = model.has_prev & ok & reliable
+        good_region = noise.learned_floor(scheme, good_region, hessian, learned)
     good = new._replace(
         model=model._replace(
             gradient=g,
@@ -247,7 +251,7 @@ def gradient_step(
             eigenvectors=eigenvectors,
             jacobian=jacobian,
         ),
-        region=region._replace(needs_gradient=jnp.asarray(False)),
+        region=good_region,
     )
     new = select(active, select(ok, good, failed), state)
     if estimated is not None:
