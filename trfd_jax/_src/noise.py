@@ -151,6 +151,12 @@ ROUNDING = 100.0
 """An estimate below ROUNDING · u · max(1, |f|) is rounding error: no noise to handle."""
 
 
+QUIET_STEPS = 3
+"""With the last stencil (central differences at their floor), this many iterations in a
+row whose sought decrease was below ε_f end the run (``NOISE_FLOOR``): the model expects
+nothing the noise would not hide."""
+
+
 def fd_floor(scheme: str, noise: Array, curvature: Array) -> Array:
     """The least τ that noise of level ε_f = ``noise`` allows: 2 √(ε_f / L̂) (forward) or
     (3 ε_f / L̂)^{1/3} (central, with L̂ standing in for the third derivative too), L̂ =

@@ -140,14 +140,20 @@ def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jn
     zero, false = jnp.zeros((), dtype), jnp.asarray(False)
     if level is None or level == "auto":
         tries = jnp.zeros((), _INT)
-        return Region(radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false)
+        quiet = jnp.zeros((), _INT)
+        return Region(
+            radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false, quiet
+        )
     level = jnp.asarray(level, dtype)
     floor = noise.fd_floor(problem.options.fd_scheme, level, curvature).astype(dtype)
     fd_step = jnp.maximum(fd_step, floor)
     radius = jnp.maximum(radius, 2.0 * fd_step * math.sqrt(n))
     tries = jnp.asarray(noise.MAX_TRIES, _INT)  # known: nothing to estimate
     curvature = curvature.astype(dtype)
-    return Region(radius, fd_step, jnp.asarray(True), level, floor, tries, false, curvature, false)
+    quiet = jnp.zeros((), _INT)
+    return Region(
+        radius, fd_step, jnp.asarray(True), level, floor, tries, false, curvature, false, quiet
+    )
 
 
 def gradient_step(
@@ -315,8 +321,13 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     below_noise = floored & (predicted < region.noise)
     stalled = floored & ~success & (region.fd_step * math.sqrt(n) > radius_down)
     # The run stops when both hold with the last stencil; Δ alone is not driven further
-    # below τ √n than the decrease the noise allows.
-    at_floor = below_noise & stalled
+    # below τ √n than the decrease the noise allows.  It also stops after QUIET_STEPS
+    # iterations in a row that sought less than ε_f with the last stencil: the
+    # noise-tolerant test accepts such steps when f rises by less than 2 ε_f, so x would
+    # wander at the floor, every step a success, until the budget is spent.
+    last_stencil = region.central if fd.switchable(opts) else jnp.asarray(True)
+    quiet = jnp.where(below_noise & last_stencil, region.quiet + 1, 0).astype(region.quiet.dtype)
+    at_floor = (below_noise & stalled) | (quiet >= noise.QUIET_STEPS)
     # Forward differences turn into central ones (error O(ε_f/τ + τ²) in place of
     # O(ε_f/τ + τ)), with a new gradient, at the first sign; central ones stop at both.
     switch = jnp.asarray(False)
@@ -347,6 +358,7 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
             fd_floor=fd_floor,
             needs_gradient=success | type_ii | switch,
             central=region.central | switch,
+            quiet=quiet,
         ),
         counters=counters._replace(
             nit=counters.nit + 1,
