@@ -71,7 +71,9 @@ class Region(NamedTuple):
     noise_hint: Array  # () a rough ε_f from evidence of noise, to be estimated (0: none)
     curvature: Array  # () L̂, the measured curvature of f that sets the floor (0: unknown)
     central: Array  # () bool: central differences since forward ones met the noise floor
-    quiet: Array  # () int32: iterations in a row, central at the floor, seeking < ε_f
+    # () int32: iterations in a row, central at the floor, seeking < ε_f (None without noise
+    # handling, so that the paper's program is unchanged)
+    quiet: Array | None
 
 
 class Counters(NamedTuple):

@@ -140,7 +140,7 @@ def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jn
     zero, false = jnp.zeros((), dtype), jnp.asarray(False)
     if level is None or level == "auto":
         tries = jnp.zeros((), _INT)
-        quiet = jnp.zeros((), _INT)
+        quiet = None if level is None else jnp.zeros((), _INT)
         return Region(
             radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false, quiet
         )
@@ -325,9 +325,12 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     # iterations in a row that sought less than ε_f with the last stencil: the
     # noise-tolerant test accepts such steps when f rises by less than 2 ε_f, so x would
     # wander at the floor, every step a success, until the budget is spent.
-    last_stencil = region.central if fd.switchable(opts) else jnp.asarray(True)
-    quiet = jnp.where(below_noise & last_stencil, region.quiet + 1, 0).astype(region.quiet.dtype)
-    at_floor = (below_noise & stalled) | (quiet >= noise.QUIET_STEPS)
+    at_floor = below_noise & stalled
+    quiet = region.quiet
+    if quiet is not None:
+        last_stencil = region.central if fd.switchable(opts) else jnp.asarray(True)
+        quiet = jnp.where(below_noise & last_stencil, quiet + 1, 0).astype(quiet.dtype)
+        at_floor = at_floor | (quiet >= noise.QUIET_STEPS)
     # Forward differences turn into central ones (error O(ε_f/τ + τ²) in place of
     # O(ε_f/τ + τ)), with a new gradient, at the first sign; central ones stop at both.
     switch = jnp.asarray(False)
