@@ -19,6 +19,13 @@ problem, so the runs combine; f_L of the five-solver table is over all five):
     P="python -m trfd_jax.benchmarks run --no-plots --out benchmarks/results/noise/peers"
     $P --set unconstrained --solvers dfols nomad --noise 1e-3   (and so on)
 
+When only trfd_jax changed, its part is re-run alone and swapped into the committed
+folders (the peers' histories do not depend on it; ``metadata.json`` records both git
+states under ``merged``):
+
+    $B ... --solvers trfd_jax --out NEW   (each of the 8 folders' commands)
+    python benchmarks/results/noise/swap_trfd.py NEW
+
 Noise: f + e, e uniform with standard deviation ξ max(1, |f(x₀)|), fresh for every point;
 the histories are the noiseless f at each solver's best noisy point.
 """
