@@ -380,11 +380,18 @@ def test_noise_level_option_is_checked():
         trfd_jax.minimize(_quadratic, jnp.zeros(4), max_evals=5, options=AUTO)
 
 
-def test_auto_noise_handling_under_vmap_matches_a_loop():
+def _coupled(x):
+    """100 (x₀ − x₂)² + ‖x − 1‖²: curvature the probe's directions miss (the learned-floor
+    path), with noise."""
+    return 100.0 * (x[0] - x[2]) ** 2 + jnp.sum((x - 1.0) ** 2) + _hashed_noise(x, SIGMA)
+
+
+@pytest.mark.parametrize("objective", [_noisy_quadratic, _coupled])
+def test_auto_noise_handling_under_vmap_matches_a_loop(objective):
     starts = jnp.array([[0.0, 0.0, 0.0, 0.0], [2.0, -1.0, 0.5, 3.0]])
 
     def solve(x0):
-        return trfd_jax.minimize(_noisy_quadratic, x0, max_evals=400, options=AUTO)
+        return trfd_jax.minimize(objective, x0, max_evals=400, options=AUTO)
 
     batch = jax.vmap(solve)(starts)
     for k in range(2):
