@@ -32,19 +32,31 @@ def test_closure_over_jitted_data_and_an_integer_tracer():
 
 
 def test_every_nesting_compiles_and_agrees():
-    # Eager, under a caller's jit (even one whose inputs are all constants), under vmap
-    # (eager or jitted) and under lax.map: the same decisions and values.
+    # At the top level (and under an eager vmap) the solver compiles with its own CPU
+    # compiler options; inside a caller's jit (even one whose inputs are all constants) or
+    # lax.map it must not, and the decisions and values are the same either way.
+    from trfd_jax._src import iterate
+
     def solve(c):
         return trfd_jax.minimize(lambda x: jnp.sum((x - c) ** 2), np.zeros(3), max_evals=60)
 
+    def compiled():
+        return iterate._run_jit_cpu._cache_size(), iterate._run_jit_default._cache_size()
+
     centers = jnp.arange(3.0)
-    eager = [solve(c) for c in centers]
+    own, default = compiled()
+    eager = [solve(c) for c in centers]  # three constants c: three programs
+    assert compiled() == (own + 3, default)
     constant = jax.jit(lambda: solve(1.0))()
+    assert compiled() == (own + 3, default)  # inlined into the caller's program
     forms = {
         "vmap": jax.vmap(solve)(centers),
         "jit(vmap)": jax.jit(jax.vmap(solve))(centers),
         "lax.map": jax.lax.map(solve, centers),
     }
+    # (An eager vmap's batched program keeps the jit's options; JAX compiles it outside
+    # the jit's own cache, so it is not counted here.)
+    assert compiled() == (own + 3, default)
     assert int(constant.nfev) == int(eager[1].nfev)
     np.testing.assert_allclose(constant.x, eager[1].x, rtol=0, atol=1e-12)
     for name, batch in forms.items():

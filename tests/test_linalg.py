@@ -109,3 +109,37 @@ def test_4096_vmapped_starts_take_the_decisions_of_a_loop(bounded):
                 np.testing.assert_array_equal(
                     getattr(batched, field)[k], getattr(single, field), err_msg=f"{field}, {k}"
                 )
+
+
+@pytest.mark.parametrize(
+    "index, options, bounded",
+    [
+        (9, None, False),  # helical valley: its own atan/sqrt round differently
+        (27, trfd_jax.Options.paper(), False),  # Brown–Dennis: exp, sin, cos
+        (42, trfd_jax.Options(subproblem="truncated_cg"), False),
+        (27, None, True),
+    ],
+    ids=["default", "paper", "truncated_cg", "bounds"],
+)
+def test_own_compiler_options_round_the_solver_as_the_defaults_do(index, options, bounded):
+    # A top-level call compiles with the solver's own CPU options, a call inside the
+    # caller's jit with XLA's defaults.  With f evaluated on the host (the same bits either
+    # way), the two programs take the same decisions to the bit: what may differ is only
+    # the objective's own code, compiled into the program.
+    from trfd_jax._src import checks, iterate
+    from trfd_jax.benchmarks.more_wild import more_wild_53
+
+    p = more_wild_53()[index - 1]
+    f = jax.jit(p.objective)
+    host = trfd_jax.black_box(lambda x: float(f(x)))
+    x0, bounds = p.x0, None
+    if bounded:
+        x0, bounds = np.clip(p.x0, 0.1, 20.0), (np.full(p.n, 0.1), np.full(p.n, 20.0))
+    problem, x = checks.make_problem(
+        host, x0, max_evals=30 * (p.n + 1), options=options, bounds=bounds
+    )
+    own = iterate._run_jit_cpu(problem, x)
+    default = iterate._run_jit_default(problem, x)
+    assert int(own.nfev) == int(default.nfev)
+    np.testing.assert_array_equal(own.x, default.x)
+    np.testing.assert_array_equal(own.f, default.f)

@@ -182,6 +182,46 @@ def test_no_recompile_on_second_call():
     assert len(traces) == first + 1  # only the output-shape check traces f again
 
 
+def test_a_new_closure_of_the_same_code_and_data_reuses_the_compiled_solver():
+    from trfd_jax._src.iterate import compiled_programs
+
+    data = jnp.asarray([1.0, -2.0, 0.5])
+    starts = np.random.default_rng(0).standard_normal((3, 3))
+    before = compiled_programs()
+    results = [
+        trfd_jax.minimize(lambda x: jnp.sum((x - data) ** 2), x0, max_evals=80) for x0 in starts
+    ]
+    assert compiled_programs() == before + 1  # three lambdas, one program
+    for r in results:
+        np.testing.assert_allclose(r.x, data, atol=1e-6)
+    # A pytree x0, a new closure each time: one more program, shared too.
+    for x0 in starts[:2]:
+        r = trfd_jax.minimize(lambda p: jnp.sum((p["w"] - data) ** 2), {"w": x0}, max_evals=80)
+        np.testing.assert_allclose(r.x["w"], data, atol=1e-6)
+    assert compiled_programs() == before + 2
+
+
+def test_closures_that_differ_only_in_data_or_host_function_keep_their_own_answers():
+    # The program is shared only where the traced function is the same: a captured array
+    # of other values and a host callback of the same code but another function object
+    # each get their own program, and their own minimizer.
+    for target in ([1.0, 2.0], [3.0, -1.0]):
+        c = np.asarray(target)
+        r = trfd_jax.minimize(lambda x, c=c: jnp.sum((x - c) ** 2), np.zeros(2), max_evals=80)
+        np.testing.assert_allclose(r.x, target, atol=1e-6)
+    for target in (1.0, 2.0):
+
+        def host(v, target=target):
+            return np.sum((v - target) ** 2)
+
+        def f(x, host=host):
+            shape = jax.ShapeDtypeStruct((), x.dtype)
+            return jax.pure_callback(host, shape, x, vmap_method="sequential")
+
+        r = trfd_jax.minimize(f, np.zeros(2), max_evals=80)
+        np.testing.assert_allclose(r.x, [target, target], atol=1e-6)
+
+
 def test_a_hand_built_state_with_the_wrong_shape_is_caught_at_trace_time():
     problem, _ = trfd_jax.make_problem(sphere, jnp.ones(2))
     with pytest.raises(AssertionError):

@@ -33,7 +33,7 @@ def f(x):
 x0 = jnp.tile(jnp.array([-1.2, 1.0]), 5)
 options = trfd_jax.Options(noise_level=None) if v == "noise_level=None" else None
 problem, x = checks.make_problem(f, x0, max_evals=1100, options=options)
-t = time.perf_counter(); lowered = iterate._run_jit.lower(problem, x)
+t = time.perf_counter(); lowered = iterate._run_jit_default.lower(problem, x)
 t1 = time.perf_counter(); lowered.compile(); t2 = time.perf_counter()
 print(t1 - t, t2 - t1)
 """

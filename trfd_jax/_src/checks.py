@@ -17,7 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from trfd_jax._src.black_box import BlackBox
-from trfd_jax._src.objective import BatchObjective, Hoisted, Objective, call
+from trfd_jax._src.objective import (
+    BatchObjective,
+    Hoisted,
+    Objective,
+    Traced,
+    call,
+    trace_key,
+)
 from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
 from trfd_jax._src.pytree import OnTree, Structure, is_flat
@@ -147,6 +154,9 @@ def make_objective(
         )
     if any(isinstance(c, jax.core.Tracer) for c in closed.consts):
         fun, args = Hoisted(closed.jaxpr, out_tree), (args, tuple(closed.consts))
+    elif not isinstance(fun, Traced):
+        # A new closure of the same code and data reuses the compiled solver.
+        fun = Traced(fun, trace_key(closed, out_tree))
     return Objective(fun, int(out.shape[0]) if residuals else None, aux), args
 
 

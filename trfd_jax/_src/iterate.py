@@ -13,6 +13,7 @@ objective's own exception back to the caller.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import jax
@@ -76,16 +77,46 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     return out, jax.tree.map(lambda _: True, out)
 
 
-# XLA's default compiler options.  (Tried, measured and not kept: the legacy CPU emitters,
-# xla_cpu_use_fusion_emitters=False, halve the compile time of a first call but round some
-# runs differently from a call inside the user's jit, where compiler options cannot apply;
-# one codegen partition changed nothing measurable.)
-_run_jit = jax.jit(run)
+# XLA's CPU fusion emitters spend about half the compile time of a first call on this
+# program (a loop of ~150 small fusions) and buy it no run time; the legacy emitters compile
+# the solver's own arithmetic to bitwise the same results (every reduction is a fixed tree,
+# linalg.py).  The objective is compiled into the same program, and XLA may round its
+# transcendental functions and its own sums differently under other options: a top-level
+# call and a call inside the caller's jit (where the caller's options apply) then agree to
+# rounding in f, not always bit for bit.  One codegen partition instead of several maps a
+# quarter of the memory regions per program: a process holds at most vm.max_map_count
+# (65,530) of them, and with XLA's defaults ~330 per compiled solver ran out after ~200
+# programs.  Compiler options only apply to an outermost jit, so they are set there alone.
+_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_cpu_parallel_codegen_split_count": 1}
+_run_jit_cpu = jax.jit(run, compiler_options=_CPU_OPTIONS)
+_run_jit_default = jax.jit(run)
+
+
+def _outermost() -> bool:
+    """Whether a jit called now is a top-level one: no trace is active, or only eager
+    ``vmap`` traces over the top level (a batched jit is still compiled on its own)."""
+    try:
+        from jax._src import core
+        from jax._src.interpreters import batching
+
+        trace = core.trace_ctx.trace
+        while isinstance(trace, batching.BatchTrace):
+            trace = trace.parent_trace
+        return isinstance(trace, core.EvalTrace)
+    except (ImportError, AttributeError):  # JAX internals moved: take the safe default
+        return False
+
+
+def _run_jit(problem: Problem, x0: Array) -> Result:
+    # TRFD_JAX_COMPILER_OPTIONS=0 compiles with XLA's defaults everywhere.
+    own = os.environ.get("TRFD_JAX_COMPILER_OPTIONS", "1") != "0"
+    cpu = jax.default_backend() == "cpu"
+    return (_run_jit_cpu if own and cpu and _outermost() else _run_jit_default)(problem, x0)
 
 
 def compiled_programs() -> int:
     """How many programs of the solver are compiled (for the no-recompile tests)."""
-    return _run_jit._cache_size()
+    return _run_jit_cpu._cache_size() + _run_jit_default._cache_size()
 
 
 def solve(problem: Problem, x0: Array) -> Result:

@@ -18,10 +18,13 @@ f = ‖F‖².  The solver only ever calls :meth:`Objective.evaluate`:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
+import jax.extend.core as jex_core
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from trfd_jax._src import linalg
@@ -73,6 +76,92 @@ class Hoisted:
         args, consts = packed
         out = jax.core.eval_jaxpr(self.jaxpr, consts, *jax.tree.leaves((x, args)))
         return jax.tree.unflatten(self.out_tree, out)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Traced:
+    """A JAX-native function, equal to any function that traces to the same program.
+
+    ``jax.jit`` caches a program on the function object, so a new lambda of the same code
+    (``minimize(lambda x: loss(x, data), x0)`` in a loop over starts, say) would trace and
+    compile the whole solver again.  ``key`` is what decides the program instead: the
+    function's jaxpr as text (its equations, shapes, dtypes and literal values), the
+    constants it captured (shape, dtype and a digest of their bytes) and its output's
+    structure.  Two functions with the same key compute the same thing, so the solver
+    compiled for the first serves the second.  Called as the function itself.
+    """
+
+    fun: Any
+    key: tuple
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Traced) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __call__(self, x: Array, *args: Any) -> Any:
+        return self.fun(x, *args)
+
+
+# A custom_jvp/custom_vjp function's derivative rules, new objects at every trace: the solver
+# only evaluates the function (its ``call_jaxpr``), so they are left out of the key.
+_DERIVATIVE_RULES = frozenset({"jvp_jaxpr_fun", "fwd_jaxpr_thunk", "bwd", "out_trees"})
+
+
+def trace_key(closed: Any, out_tree: Any) -> tuple:
+    """The key of :class:`Traced` for a closed jaxpr with concrete constants.
+
+    The text shows equations and wiring, but JAX prints a callable parameter (a host
+    callback, say) by name only, and a sub-program's constants not at all: every
+    parameter is therefore part of the key as well — by value where it is hashable, else
+    by identity — and every constant by a digest of its bytes.  (A host callback is
+    compared by identity: two lambdas of the same code are two keys.)
+    """
+    params: list = []
+    consts: list = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, jex_core.ClosedJaxpr):
+            consts.extend(value.consts)
+            visit(value.jaxpr)
+        elif isinstance(value, jex_core.Jaxpr):
+            for eqn in value.eqns:
+                for name, param in sorted(eqn.params.items()):
+                    if name not in _DERIVATIVE_RULES:
+                        params.append(name)
+                        visit(param)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                visit(item)
+        else:
+            try:
+                hash(value)
+                params.append((type(value), value))
+            except TypeError:
+                params.append(_Identity(value))
+
+    visit(closed)
+    digests = []
+    for c in consts:
+        value = np.ascontiguousarray(np.asarray(c))
+        digest = hashlib.blake2b(value.tobytes(), digest_size=16).hexdigest()
+        digests.append((value.shape, str(value.dtype), digest))
+    return str(closed.jaxpr), tuple(digests), tuple(params), out_tree
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Identity:
+    """An unhashable value in a key, compared by identity (and held, so that its id is
+    not reused)."""
+
+    value: Any
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and self.value is other.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
 
 
 @dataclasses.dataclass(frozen=True)
