@@ -85,7 +85,7 @@ class Traced:
     ``jax.jit`` caches a program on the function object, so a new lambda of the same code
     (``minimize(lambda x: loss(x, data), x0)`` in a loop over starts, say) would trace and
     compile the whole solver again.  ``key`` is what decides the program instead: the
-    function's jaxpr as text (its equations, shapes, dtypes and literal values), the
+    function's jaxpr (its equations, shapes, dtypes, literal values and parameters), the
     constants it captured (shape, dtype and a digest of their bytes) and its output's
     structure.  Two functions with the same key compute the same thing, so the solver
     compiled for the first serves the second.  Called as the function itself.
@@ -93,12 +93,16 @@ class Traced:
 
     fun: Any
     key: tuple
+    hash_: int = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hash_", hash(self.key))  # the key is deep: hash it once
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Traced) and self.key == other.key
+        return isinstance(other, Traced) and self.hash_ == other.hash_ and self.key == other.key
 
     def __hash__(self) -> int:
-        return hash(self.key)
+        return self.hash_
 
     def __call__(self, x: Array, *args: Any) -> Any:
         return self.fun(x, *args)
@@ -112,42 +116,60 @@ _DERIVATIVE_RULES = frozenset({"jvp_jaxpr_fun", "fwd_jaxpr_thunk", "bwd", "out_t
 def trace_key(closed: Any, out_tree: Any) -> tuple:
     """The key of :class:`Traced` for a closed jaxpr with concrete constants.
 
-    The text shows equations and wiring, but JAX prints a callable parameter (a host
-    callback, say) by name only, and a sub-program's constants not at all: every
-    parameter is therefore part of the key as well — by value where it is hashable, else
-    by identity — and every constant by a digest of its bytes.  (A host callback is
-    compared by identity: two lambdas of the same code are two keys.)
+    The program as a nested tuple: every equation's primitive, its operands (earlier
+    results by number, literals by dtype and bytes), its results' shapes and dtypes and
+    its parameters — sub-programs recursively, hashable values by value, anything else
+    (a host callback, say) by identity — and every constant by shape, dtype and a digest
+    of its bytes.  (Built directly: printing a jaxpr costs ten times as much.)
     """
-    params: list = []
-    consts: list = []
 
-    def visit(value: Any) -> None:
+    def literal(value: Any) -> tuple:
+        array = np.ascontiguousarray(np.asarray(value))
+        return "literal", str(array.dtype), array.shape, array.tobytes()
+
+    def constant(value: Any) -> tuple:
+        array = np.ascontiguousarray(np.asarray(value))
+        digest = hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest()
+        return "constant", str(array.dtype), array.shape, digest
+
+    def program(jaxpr: Any) -> tuple:
+        numbers: dict = {}
+
+        def operand(v: Any) -> Any:
+            if isinstance(v, jex_core.Literal):
+                return literal(v.val)
+            return numbers.setdefault(v, len(numbers))
+
+        head = tuple((operand(v), v.aval) for v in (*jaxpr.constvars, *jaxpr.invars))
+        body = tuple(
+            (
+                eqn.primitive.name,
+                tuple(operand(v) for v in eqn.invars),
+                tuple((operand(v), v.aval) for v in eqn.outvars),
+                tuple(
+                    (name, parameter(value))
+                    for name, value in sorted(eqn.params.items())
+                    if name not in _DERIVATIVE_RULES
+                ),
+            )
+            for eqn in jaxpr.eqns
+        )
+        return head, body, tuple(operand(v) for v in jaxpr.outvars)
+
+    def parameter(value: Any) -> Any:
         if isinstance(value, jex_core.ClosedJaxpr):
-            consts.extend(value.consts)
-            visit(value.jaxpr)
-        elif isinstance(value, jex_core.Jaxpr):
-            for eqn in value.eqns:
-                for name, param in sorted(eqn.params.items()):
-                    if name not in _DERIVATIVE_RULES:
-                        params.append(name)
-                        visit(param)
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                visit(item)
-        else:
-            try:
-                hash(value)
-                params.append((type(value), value))
-            except TypeError:
-                params.append(_Identity(value))
+            return program(value.jaxpr), tuple(constant(c) for c in value.consts)
+        if isinstance(value, jex_core.Jaxpr):
+            return program(value)
+        if isinstance(value, (tuple, list)):
+            return type(value), tuple(parameter(item) for item in value)
+        try:
+            hash(value)
+        except TypeError:
+            return _Identity(value)
+        return type(value), value
 
-    visit(closed)
-    digests = []
-    for c in consts:
-        value = np.ascontiguousarray(np.asarray(c))
-        digest = hashlib.blake2b(value.tobytes(), digest_size=16).hexdigest()
-        digests.append((value.shape, str(value.dtype), digest))
-    return str(closed.jaxpr), tuple(digests), tuple(params), out_tree
+    return parameter(closed), out_tree
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -1,7 +1,8 @@
 """Multi-start wall-clock benchmark: one vmapped TRFD-S call against a loop of NEWUOA.
 
 S uniform starts in [−2, 2]ⁿ on extended Rosenbrock (Moré–Garbow–Hillstrom #21), budget
-100 (n + 1).  trfd_jax solves all starts in one ``jax.jit(jax.vmap(minimize))`` call; the
+100 (n + 1).  trfd_jax solves all starts in one ``jax.vmap(minimize)`` call (also inside
+the caller's ``jax.jit``, where XLA's default compiler options apply); the
 peer is a Python loop of nlopt's NEWUOA (LN_NEWUOA, maxeval = budget, nlopt's default
 initial step and no other stopping test) on the same starts, with the objective written in
 NumPy.  Reported: medians over ``--repeats`` runs of the wall time with and without
@@ -40,11 +41,12 @@ def extended_rosenbrock_np(x: np.ndarray) -> float:
 FORMS = (
     "vmap",
     "jit(vmap)",
-    "jit(vmap), noise_level=None",
-    "jit(vmap), truncated_cg",
-    "jit(vmap), truncated_cg, noise_level=None",
+    "vmap, noise_level=None",
+    "vmap, truncated_cg",
+    "vmap, truncated_cg, noise_level=None",
 )
-"""How trfd_jax is called: eagerly vmapped or inside the caller's jit, with the default
+"""How trfd_jax is called: eagerly vmapped (the solver compiles its program with its own
+CPU compiler options) or inside the caller's jit (XLA's defaults), with the default
 options, without the noise handling, with the truncated-CG subproblem (no eigh), or with
 both (the smallest program: for a smooth objective, whose only noise is rounding)."""
 
@@ -65,7 +67,8 @@ def _options(form: str):
 
 def run_trfd(starts: np.ndarray, budget: int, repeats: int, form: str = "vmap") -> dict:
     """``form``: ``vmap`` calls ``jax.vmap(minimize)`` eagerly (the solver compiles its own
-    program); ``jit(vmap)`` wraps it in the caller's jit; ``..., noise_level=None`` turns
+    program, with its own compiler options); ``jit(vmap)`` wraps it in the caller's jit
+    (XLA's default options); ``..., noise_level=None`` turns
     the default noise handling off (the paper's algorithm, a smaller program);
     ``..., truncated_cg`` solves the trust-region subproblem by Steihaug–Toint CG instead of
     the eigendecomposition; both together, the smallest program (:data:`FORMS`)."""
