@@ -21,6 +21,29 @@ def test_closure_over_a_vmapped_value():
     np.testing.assert_allclose(r.x, np.repeat(np.arange(3.0)[:, None], 2, axis=1), atol=1e-6)
 
 
+def test_an_eager_vmap_over_a_closure_compiles_once():
+    # The closed-over batched value is data: calling the same code again with new values
+    # traces the objective once more (the boundary's shape check), not the whole solver.
+    traces = []
+
+    def solve(centers):
+        def one(c):
+            def f(x):
+                traces.append(None)
+                return jnp.sum((x - c) ** 2)
+
+            return trfd_jax.minimize(f, jnp.zeros(2), max_evals=60).x
+
+        return jax.vmap(one)(centers)
+
+    first = solve(jnp.arange(3.0))
+    count = len(traces)
+    second = solve(jnp.arange(3.0) + 1.0)
+    assert len(traces) == count + 1
+    np.testing.assert_allclose(first[:, 0], [0.0, 1.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(second[:, 0], [1.0, 2.0, 3.0], atol=1e-6)
+
+
 def test_closure_over_jitted_data_and_an_integer_tracer():
     @jax.jit
     def fit(data, k):

@@ -153,7 +153,8 @@ def make_objective(
             "least-squares problem pass the sum of squares, or use trfd_jax.least_squares."
         )
     if any(isinstance(c, jax.core.Tracer) for c in closed.consts):
-        fun, args = Hoisted(closed.jaxpr, out_tree), (args, tuple(closed.consts))
+        key = trace_key(closed.jaxpr, out_tree)
+        fun, args = Hoisted(closed.jaxpr, out_tree, key), (args, tuple(closed.consts))
     elif not isinstance(fun, Traced):
         # A new closure of the same code and data reuses the compiled solver.
         fun = Traced(fun, trace_key(closed, out_tree))

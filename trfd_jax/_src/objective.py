@@ -65,12 +65,23 @@ class Hoisted:
     """A function whose closed-over traced arrays were taken out (closure conversion).
 
     ``jaxpr`` is the function of (x, args) traced once; it is called as
-    ``fun(x, (args, consts))``, the arrays it closed over being ``consts``.  Hashed by
-    identity: a closure over traced values belongs to one trace of the caller's code.
+    ``fun(x, (args, consts))``, the arrays it closed over being ``consts``.  Equal to any
+    function of the same program (``key``, see :func:`trace_key`; the constants are data,
+    so only their shapes and dtypes count): an eager ``vmap`` over a closure, called again,
+    reuses its compiled solver.
     """
 
     jaxpr: Any
     out_tree: Any
+    key: tuple = dataclasses.field(default=(), repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hoisted):
+            return False
+        return self is other if not self.key else self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key) if self.key else id(self)
 
     def __call__(self, x: Array, packed: Any) -> Any:
         args, consts = packed
@@ -114,7 +125,8 @@ _DERIVATIVE_RULES = frozenset({"jvp_jaxpr_fun", "fwd_jaxpr_thunk", "bwd", "out_t
 
 
 def trace_key(closed: Any, out_tree: Any) -> tuple:
-    """The key of :class:`Traced` for a closed jaxpr with concrete constants.
+    """The key of :class:`Traced` for a closed jaxpr with concrete constants (of
+    :class:`Hoisted` for an open jaxpr, whose constants are data).
 
     The program as a nested tuple: every equation's primitive, its operands (earlier
     results by number, literals by dtype and bytes), its results' shapes and dtypes and
