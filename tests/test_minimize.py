@@ -209,6 +209,14 @@ def test_closures_that_differ_only_in_data_or_host_function_keep_their_own_answe
         c = np.asarray(target)
         r = trfd_jax.minimize(lambda x, c=c: jnp.sum((x - c) ** 2), np.zeros(2), max_evals=80)
         np.testing.assert_allclose(r.x, target, atol=1e-6)
+    for seed in (0, 1):  # a captured PRNG key (no NumPy form: its raw data is the key)
+        key = jax.random.key(seed)
+        r = trfd_jax.minimize(
+            lambda x, key=key: jnp.sum((x - jax.random.normal(key, (2,))) ** 2),
+            np.zeros(2),
+            max_evals=80,
+        )
+        np.testing.assert_allclose(r.x, jax.random.normal(key, (2,)), atol=1e-6)
     for target in (1.0, 2.0):
 
         def host(v, target=target):

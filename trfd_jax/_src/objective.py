@@ -135,14 +135,24 @@ def trace_key(closed: Any, out_tree: Any) -> tuple:
     of its bytes.  (Built directly: printing a jaxpr costs ten times as much.)
     """
 
-    def literal(value: Any) -> tuple:
-        array = np.ascontiguousarray(np.asarray(value))
-        return "literal", str(array.dtype), array.shape, array.tobytes()
+    def as_numpy(value: Any) -> tuple[Any, np.ndarray]:
+        # A PRNG key array has no NumPy form: its raw data and its implementation's name.
+        if jnp.issubdtype(getattr(value, "dtype", None), jax.dtypes.extended):
+            with jax.ensure_compile_time_eval():  # a concrete key, even inside a jit
+                return str(value.dtype), np.asarray(jax.random.key_data(value))
+        array = np.asarray(value)
+        return str(array.dtype), array
 
-    def constant(value: Any) -> tuple:
-        array = np.ascontiguousarray(np.asarray(value))
-        digest = hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest()
-        return "constant", str(array.dtype), array.shape, digest
+    def literal(value: Any) -> tuple:
+        dtype, array = as_numpy(value)
+        return "literal", dtype, array.shape, np.ascontiguousarray(array).tobytes()
+
+    def constant(value: Any) -> Any:
+        if isinstance(value, jax.core.Tracer):  # of the caller's trace: never shared
+            return _Identity(value)
+        dtype, array = as_numpy(value)
+        digest = hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16)
+        return "constant", dtype, array.shape, digest.hexdigest()
 
     def program(jaxpr: Any) -> tuple:
         numbers: dict = {}
