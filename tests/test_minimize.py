@@ -230,6 +230,21 @@ def test_closures_that_differ_only_in_data_or_host_function_keep_their_own_answe
         np.testing.assert_allclose(r.x, [target, target], atol=1e-6)
 
 
+def test_a_rebound_closed_over_value_is_seen():
+    # The same function object, its closed-over value rebound: a new program, not the old
+    # one (a cache keyed by the function object would return the first minimizer).
+    c = 1.0
+
+    def f(x):
+        return jnp.sum((x - c) ** 2)
+
+    first = trfd_jax.minimize(f, np.zeros(2), max_evals=60)
+    c = 2.0
+    second = trfd_jax.minimize(f, np.zeros(2), max_evals=60)
+    np.testing.assert_allclose(first.x, [1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(second.x, [2.0, 2.0], atol=1e-6)
+
+
 def test_a_hand_built_state_with_the_wrong_shape_is_caught_at_trace_time():
     problem, _ = trfd_jax.make_problem(sphere, jnp.ones(2))
     with pytest.raises(AssertionError):
