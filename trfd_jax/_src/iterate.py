@@ -83,10 +83,10 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
 # linalg.py).  The objective is compiled into the same program, and XLA may round its
 # transcendental functions and its own sums differently under other options: a top-level
 # call and a call inside the caller's jit (where the caller's options apply) then agree to
-# rounding in f, not always bit for bit.  One codegen partition instead of several maps a
-# quarter of the memory regions per program: a process holds at most vm.max_map_count
-# (65,530) of them, and with XLA's defaults ~330 per compiled solver ran out after ~200
-# programs.  Compiler options only apply to an outermost jit, so they are set there alone.
+# rounding in f, not always bit for bit.  One codegen partition instead of several maps
+# fewer memory regions per program (extended Rosenbrock, n = 10: about 90 against 130); a
+# process holds at most vm.max_map_count (65,530) of them.  Compiler options only apply to
+# an outermost jit, so they are set there alone.
 _CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_cpu_parallel_codegen_split_count": 1}
 _run_jit_cpu = jax.jit(run, compiler_options=_CPU_OPTIONS)
 _run_jit_default = jax.jit(run)
