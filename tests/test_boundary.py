@@ -1,5 +1,6 @@
 """The JAX boundary (issue 11): closures over traced data, pytrees, every bounds form."""
 
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -323,3 +324,73 @@ def test_pytree_bounds_are_never_left_counting_every_evaluation():
     assert np.all(points[:, 2] >= 0.0) and np.all(points[:, 2] <= 1.0)
     np.testing.assert_allclose(r.x.a, [2.0, 2.0])
     np.testing.assert_allclose(r.x.s, 0.0)
+
+
+def _recording(f):
+    """``f`` and the list of every point it was evaluated at (host side, per row)."""
+    seen = []
+
+    def wrapped(p):
+        jax.debug.callback(lambda a: seen.append(np.asarray(a, np.float64).reshape(-1)), p["a"])
+        return f(p)
+
+    return wrapped, seen
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["float32", "float32+float64"])
+def test_a_float32_leaf_never_crosses_its_unrelaxable_bounds(mixed):
+    # The bound 0.3 has no float32 number: the leaf must stay at or below the float32 just
+    # under it.  The pytree path once cast the bounds to the leaf dtype before the box's
+    # inward rounding ran (0.30000001 evaluated); with a float64 leaf beside it, the run is
+    # float64 and each evaluation cast x back to float32, rounding up across the bound.
+    x0 = {"a": jnp.full(2, 0.5, jnp.float32)}
+    if mixed:
+        x0["b"] = jnp.full(2, 0.1)
+    f, seen = _recording(
+        lambda p: sum(jnp.sum((v.astype(jnp.float64) - 1.0) ** 2) for v in p.values())
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the float32 and x0-projected warnings
+        r = trfd_jax.minimize(f, x0, bounds=(0.0, 0.3), max_evals=40)
+    points = np.concatenate(seen)
+    assert points.size > 0
+    assert points.max() <= 0.3
+    assert float(jnp.max(r.x["a"])) <= 0.3
+    # ...and a lower bound 0.7 is not crossed from above either.
+    seen.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trfd_jax.minimize(f, jax.tree.map(lambda v: v * 0, x0), bounds=(0.7, 2.0), max_evals=40)
+    assert np.concatenate(seen).min() >= 0.7
+
+
+def test_a_float32_pytree_leaf_fixed_between_unrepresentable_bounds_is_refused():
+    # As for a flat float32 x0: no float32 number lies in [0.1, 0.1] (float64 bounds).
+    with pytest.raises(ValueError, match="No float32 number lies in the unrelaxable bounds"):
+        trfd_jax.minimize(
+            lambda p: jnp.sum(p["a"] ** 2), {"a": jnp.full(2, 0.2, jnp.float32)}, bounds=(0.1, 0.1)
+        )
+
+
+@pytest.mark.parametrize(
+    "bounds, expected",
+    [
+        ((0.0, None), [1.0, 0.0]),
+        ((None, 0.5), [0.5, -1.0]),
+        ((jnp.zeros(2), [None, 0.5]), [1.0, 0.0]),
+        (({"a": 0.0, "b": None}, {"a": None, "b": 0.5}), [1.0, -1.0]),
+    ],
+    ids=["upper-None", "lower-None", "entry-None", "leaf-None"],
+)
+def test_none_in_bounds_means_unbounded(bounds, expected):
+    # scipy's convention, per side, per coordinate and per leaf (minimizer (1, -1)).
+    tree = isinstance(bounds[0], dict)
+    x0 = {"a": jnp.full(1, 0.2), "b": jnp.full(1, 0.2)} if tree else jnp.full(2, 0.2)
+
+    def f(x):
+        v = jnp.concatenate([x["a"], x["b"]]) if tree else x
+        return jnp.sum((v - jnp.array([1.0, -1.0])) ** 2)
+
+    r = trfd_jax.minimize(f, x0, bounds=bounds, max_evals=100)
+    x = np.concatenate([r.x["a"], r.x["b"]]) if tree else np.asarray(r.x)
+    np.testing.assert_allclose(x, expected, atol=1e-6)

@@ -194,3 +194,30 @@ def test_box_active_set_step_is_feasible_and_near_optimal(seed):
     polished = projected_fista(g, h, norm, project, d, 500, 1e-12 * radius)
     best = min(m(d), m(polished))
     assert best <= m(reference) + 1e-9 * (1 + abs(m(reference)))
+
+
+@pytest.mark.parametrize("far", [np.inf, 1e300, 1e10])
+@pytest.mark.parametrize("side", ["lower", "upper"])
+def test_box_active_set_step_with_a_far_side_holds_nothing_interior(far, side):
+    # A one-sided (or very wide) box whose near side is inactive: the step is the
+    # unconstrained trust-region solution.  Each side's rounding tolerance once scaled
+    # with |lower| + |upper|, so an infinite side held every coordinate at the other.
+    from trfd_jax._src.projections import project_box_ball
+    from trfd_jax._src.subproblem.constrained import box_active_set_step, generalized_cauchy_step
+    from trfd_jax._src.subproblem.exact import solve_trust_region_subproblem
+
+    rng = np.random.default_rng(3)
+    n = 4
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    h = jnp.asarray(q @ np.diag(np.geomspace(1e-1, 1e1, n)) @ q.T)
+    g = jnp.asarray(rng.standard_normal(n))
+    radius = jnp.asarray(10.0)
+    near = jnp.full(n, 1e3)  # inactive
+    lower, upper = (-jnp.full(n, far), near) if side == "lower" else (-near, jnp.full(n, far))
+    norm = jnp.max(jnp.abs(jnp.linalg.eigvalsh(h)))
+    cauchy = generalized_cauchy_step(
+        g, h, radius, lambda z: project_box_ball(z, lower, upper, radius), 50
+    )
+    d = box_active_set_step(g, h, norm, radius, lower, upper, cauchy, n + 1, 50)
+    exact = solve_trust_region_subproblem(g, h, radius, 50)
+    np.testing.assert_allclose(d, exact, rtol=1e-10, atol=1e-12)

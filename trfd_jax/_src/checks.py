@@ -8,6 +8,7 @@ lower ≤ upper) run where the values are concrete.  Each failure is a ``TypeErr
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +30,7 @@ from trfd_jax._src.options import Options
 from trfd_jax._src.problem import Problem
 from trfd_jax._src.pytree import OnTree, Structure, is_flat
 from trfd_jax._src.search import SearchStep
-from trfd_jax._src.sets import Box, ConvexSet, Intersection
+from trfd_jax._src.sets import Box, ConvexSet, Intersection, none_as_unbounded
 
 Array = jax.Array
 
@@ -234,22 +235,71 @@ def make_box(bounds: Any, n: int, structure: Structure | None) -> Box:
             "bounds must be (lower, upper), a sequence of (lo, hi) pairs, a trfd_jax.Box or "
             f"scipy.optimize.Bounds, got {type(bounds).__name__}."
         )
+    lower, upper = none_as_unbounded(lower, -np.inf), none_as_unbounded(upper, np.inf)
     if structure is not None:
-        lower, upper = (_ravel_bound(structure, b) for b in (lower, upper))
+        exact = [_ravel_bound(structure, b, None) for b in (lower, upper)]
+        if not relaxable:
+            lower = _ravel_bound(structure, lower, np.inf)
+            upper = _ravel_bound(structure, upper, -np.inf)
+            _check_representable(structure, exact, (lower, upper))
+        else:
+            lower, upper = exact
     return Box(lower, upper, relaxable)
 
 
-def _ravel_bound(structure: Structure, bound: Any) -> Array:
-    """A bound given for a pytree x0: a scalar, or a tree of x0's structure."""
-    dtype = jnp.result_type(*structure.dtypes)
-    if np.isscalar(bound) or (hasattr(bound, "ndim") and bound.ndim == 0):
-        return jnp.full(structure.size, bound, dtype)
+def _check_representable(structure: Structure, exact: list, rounded: tuple) -> None:
+    """An unrelaxable bound pair that holds no number of its leaf's dtype is an error."""
+    if any_tracer(exact) or any_tracer(rounded):
+        return
+    empty = (np.asarray(rounded[0]) > np.asarray(rounded[1])) & (
+        np.asarray(exact[0]) <= np.asarray(exact[1])
+    )
+    if empty.any():
+        j = int(np.flatnonzero(empty)[0])
+        leaf_of = np.repeat(
+            np.arange(len(structure.shapes)), [math.prod(s) for s in structure.shapes]
+        )
+        dtype = np.dtype(structure.dtypes[leaf_of[j]]).name
+        raise ValueError(
+            f"No {dtype} number lies in the unrelaxable bounds at flat index {j} "
+            f"([{float(exact[0][j])!r}, {float(exact[1][j])!r}]): give bounds representable "
+            f"in that leaf's dtype, or make the leaf float64."
+        )
+
+
+def _ravel_bound(structure: Structure, bound: Any, toward: float | None) -> Array:
+    """A bound given for a pytree x0: a scalar, or a tree of x0's structure.
+
+    Concrete bounds are flattened in float64 (NumPy, whatever ``jax_enable_x64`` says), each
+    leaf's entries rounded inward (towards ``toward``; None: not at all) to that leaf's own
+    dtype.  The box's validation then rounds into the working dtype once more: casting each
+    leaf first would round a bound such as 0.3 outward in float32, and a float32 leaf of a
+    float64 run would cross it when ``Result.x`` and each evaluation cast it back.
+    """
     try:
-        return structure.ravel(bound, dtype)
+        return _ravel_bound_leaves(structure, bound, toward)
     except (ValueError, TypeError) as error:
         raise ValueError(
             f"a bound for a pytree x0 must be a scalar or a pytree of x0's structure: {error}"
         ) from None
+
+
+def _ravel_bound_leaves(structure: Structure, bound: Any, toward: float | None) -> Array:
+    scalar = np.isscalar(bound) or (hasattr(bound, "ndim") and bound.ndim == 0)
+    if any_tracer(bound):
+        dtype = structure.dtype
+        return jnp.full(structure.size, bound, dtype) if scalar else structure.ravel(bound, dtype)
+    leaves = [bound] * len(structure.shapes) if scalar else structure.treedef.flatten_up_to(bound)
+    parts = []
+    for leaf, shape, leaf_dtype in zip(leaves, structure.shapes, structure.dtypes, strict=True):
+        wide = np.broadcast_to(np.asarray(leaf, np.float64), shape).reshape(-1)
+        if toward is not None and np.dtype(leaf_dtype).itemsize < 8:
+            narrow = wide.astype(leaf_dtype)
+            outward = narrow.astype(np.float64) < wide if toward > 0 else narrow > wide
+            narrow = np.where(outward, np.nextafter(narrow, np.asarray(toward, leaf_dtype)), narrow)
+            wide = narrow.astype(np.float64)
+        parts.append(wide)
+    return np.concatenate(parts)
 
 
 def make_constraint(
@@ -352,7 +402,7 @@ def make_problem(
         if isinstance(fun, BatchObjective):
             raise TypeError("a black-box objective takes a flat x0 of shape (n,), not a pytree.")
         structure = Structure.of(x0)
-        x0 = structure.ravel(x0, jnp.result_type(*structure.dtypes))
+        x0 = structure.ravel(x0, structure.dtype)
         fun = OnTree(fun, structure)
     x0 = prepare_x0(x0)
     n = x0.shape[0]

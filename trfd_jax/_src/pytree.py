@@ -46,6 +46,12 @@ class Structure:
         return cls(treedef, tuple(shapes), tuple(dtypes))
 
     @property
+    def dtype(self) -> Any:
+        """The run's dtype: the widest leaf dtype (chosen by width, not by promotion, so a
+        float32 and float64 mix works under ``jax_numpy_dtype_promotion='strict'`` too)."""
+        return max(self.dtypes, key=lambda d: jnp.finfo(d).bits)
+
+    @property
     def size(self) -> int:
         return sum(math.prod(shape) for shape in self.shapes)
 

@@ -129,6 +129,18 @@ def _check_vector(name: str, value: Any, n: int, dtype: Any, *, allow_inf: bool)
     return arr
 
 
+def none_as_unbounded(bound: Any, fill: float) -> Any:
+    """scipy's convention: ``None`` (a whole side, an entry of a sequence, or a leaf of a
+    pytree bound) means no bound there, ``fill`` = ±inf."""
+    if bound is None:
+        return fill
+    if isinstance(bound, (jax.Array, np.ndarray, np.generic, int, float)):
+        return bound
+    if isinstance(bound, (list, tuple)) and all(b is None or np.isscalar(b) for b in bound):
+        return [fill if b is None else b for b in bound]
+    return jax.tree.map(lambda b: fill if b is None else b, bound, is_leaf=lambda b: b is None)
+
+
 def _round_inward(value: Any, arr: Array, toward: float) -> Array:
     """``arr`` (``value`` cast to the working dtype) moved one ulp toward ``toward`` where
     the cast rounded it outward: a float64 bound 0.3 becomes the float32 number just above
@@ -207,12 +219,14 @@ class Box(ConvexSet):
         return points if self.relaxable else jnp.clip(points, self.lower, self.upper)
 
     def validate(self, n, dtype):
-        lower = _check_vector("Box lower", self.lower, n, dtype, allow_inf=True)
-        upper = _check_vector("Box upper", self.upper, n, dtype, allow_inf=True)
+        given_lower = none_as_unbounded(self.lower, -np.inf)
+        given_upper = none_as_unbounded(self.upper, np.inf)
+        lower = _check_vector("Box lower", given_lower, n, dtype, allow_inf=True)
+        upper = _check_vector("Box upper", given_upper, n, dtype, allow_inf=True)
         if not self.relaxable:
             exact_lower, exact_upper = lower, upper
-            lower = _round_inward(self.lower, lower, np.inf)
-            upper = _round_inward(self.upper, upper, -np.inf)
+            lower = _round_inward(given_lower, lower, np.inf)
+            upper = _round_inward(given_upper, upper, -np.inf)
             if _concrete(lower, upper, exact_lower, exact_upper):
                 empty = (np.asarray(lower) > np.asarray(upper)) & (
                     np.asarray(exact_lower) <= np.asarray(exact_upper)

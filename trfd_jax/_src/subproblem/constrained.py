@@ -168,10 +168,14 @@ def box_active_set_step(
     held_curvature = 2.0 * hessian_norm + 1.0
     eps = jnp.finfo(g.dtype).eps
     tiny = jnp.finfo(g.dtype).tiny
-    snap = 4 * eps * (radius + jnp.abs(lower) + jnp.abs(upper))
+    # A coordinate within rounding of a bound is put on it.  Each side's tolerance scales
+    # with that side's own (finite) distance: a far or infinite bound on one side must not
+    # make every coordinate count as held at the other (x ≥ 0 with no upper bound did).
+    snap_lower = 4 * eps * (radius + jnp.where(jnp.isfinite(lower), jnp.abs(lower), 0.0))
+    snap_upper = 4 * eps * (radius + jnp.where(jnp.isfinite(upper), jnp.abs(upper), 0.0))
 
     def at_bounds(d):
-        at_lower, at_upper = d <= lower + snap, d >= upper - snap
+        at_lower, at_upper = d <= lower + snap_lower, d >= upper - snap_upper
         return at_lower, at_upper, jnp.where(at_lower, lower, jnp.where(at_upper, upper, d))
 
     def body(carry):
