@@ -136,8 +136,8 @@ def none_as_unbounded(bound: Any, fill: float) -> Any:
         return fill
     if isinstance(bound, (jax.Array, np.ndarray, np.generic, int, float)):
         return bound
-    if isinstance(bound, (list, tuple)) and all(b is None or np.isscalar(b) for b in bound):
-        return [fill if b is None else b for b in bound]
+    if type(bound) in (list, tuple) and all(b is None or np.isscalar(b) for b in bound):
+        return type(bound)(fill if b is None else b for b in bound)
     return jax.tree.map(lambda b: fill if b is None else b, bound, is_leaf=lambda b: b is None)
 
 
