@@ -104,8 +104,10 @@ def test_jit_equals_no_jit():
 def test_vmap_equals_python_loop_on_16_starts():
     # To the bit: the batched program rounds as the unbatched one (see record._as_stored
     # and the reciprocals in the BFGS update); constraints in tests/test_constraints.py.
+    # Chunks of one start (Options.batch_chunk=1): XLA rounds the dense quadratic's matrix
+    # products by layout, so only then are the batch's values a loop's for this f.
     f, _, _ = make_quadratic(4, seed=7, cond=20.0)
-    options = Options(fd_step_init=1e-5, noise_level=None)  # README: jit, vmap and a loop
+    options = Options(fd_step_init=1e-5, noise_level=None, batch_chunk=1)
     starts = jnp.asarray(np.random.default_rng(0).uniform(-3, 3, (16, 4)))
     batched = jax.vmap(lambda x: trfd_jax.minimize(f, x, max_evals=60, options=options))(starts)
     for k in range(16):

@@ -59,9 +59,10 @@ def run(problem: Problem, x0: Array) -> Result:
 def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     problem_batched, x0_batched = in_batched
     problem_axes = jax.tree.map(lambda b: 0 if b else None, problem_batched)
-    # Every row of a batch of evaluations in one vmap (Objective.split): a cond's branches
-    # would both run anyway.
-    objective = dataclasses.replace(problem.objective, split=False)
+    # Evaluations scheduled across the batch (schedule.py): the vmap below batches them.
+    objective = dataclasses.replace(
+        problem.objective, scheduled=True, batch_chunk=problem.options.batch_chunk
+    )
     problem = dataclasses.replace(problem, objective=objective)
     problem_axes = dataclasses.replace(problem_axes, objective=objective)
     x0_axis = 0 if x0_batched else None

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from trfd_jax._src import linalg
+from trfd_jax._src import linalg, schedule
 
 Array = jax.Array
 
@@ -223,7 +223,8 @@ class Objective:
     fun: Any
     residual_size: int | None = None
     aux: tuple | None = None
-    split: bool = True
+    scheduled: bool = False
+    batch_chunk: int | None = None
 
     def aux_zeros(self) -> Any:
         """A pytree of zeros shaped like aux (the best point's aux before any evaluation)."""
@@ -250,9 +251,9 @@ class Objective:
         active; with ``head``, on the first ``head`` rows only unless a later row is
         active (the finite-difference batch: its forward points are the usual rows, the
         central and noise-estimation rows the rare ones), so an unbatched run computes no
-        value it does not use.  Under ``vmap`` both branches of a ``cond`` would run: the
-        solver's batching rule turns ``split`` off, and one ``vmap`` computes every row, as
-        the unbatched program computes each (so a batch rounds as a loop over starts).
+        value it does not use.  Under ``vmap`` over starts, where both branches of a
+        ``cond`` would run, ``schedule.rows`` computes the active rows of the whole batch
+        and nothing else.
         """
         dtype = points.dtype
         k = points.shape[0]
@@ -262,31 +263,42 @@ class Objective:
             out = self.fun.evaluate_batch(points, active, args)
         else:
 
-            def evaluated(p):
-                out = jax.vmap(lambda x: call(self.fun, x, args))(p)
+            def row(x, args):
+                out = call(self.fun, x, args)
                 value, extra = out if self.aux is not None else (out, None)
                 return value.astype(dtype), extra
 
-            def skipped(p):
-                shape = (p.shape[0],) if m is None else (p.shape[0], m)
+            def skipped(r):
+                shape = (r,) if m is None else (r, m)
                 extra = None
                 if self.aux is not None:
                     extra = jax.tree.map(
-                        lambda z: jnp.zeros((p.shape[0], *z.shape), z.dtype), self.aux_zeros()
+                        lambda z: jnp.zeros((r, *z.shape), z.dtype), self.aux_zeros()
                     )
                 return jnp.full(shape, jnp.nan, dtype), extra
 
-            def some(p):
-                if head is None or head >= k or not self.split:
-                    return evaluated(p)
+            def one_start(points, active, args):
+                def evaluated(p):
+                    return jax.vmap(row, (0, None))(p, args)
 
-                def first(p):
-                    parts = [evaluated(p[:head]), skipped(p[head:])]
-                    return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), *parts)
+                def some(p):
+                    if head is None or head >= k:
+                        return evaluated(p)
 
-                return lax.cond(jnp.any(active[head:]), evaluated, first, p)
+                    def first(p):
+                        parts = [evaluated(p[:head]), skipped(k - head)]
+                        return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), *parts)
 
-            out, aux = lax.cond(jnp.any(active), some, skipped, points)
+                    return lax.cond(jnp.any(active[head:]), evaluated, first, p)
+
+                return lax.cond(jnp.any(active), some, lambda p: skipped(k), points)
+
+            if self.scheduled:  # in the solver's batched loop: compute only what is needed
+                out, aux = schedule.rows(
+                    row, one_start, skipped, points, active, args, head, self.batch_chunk
+                )
+            else:
+                out, aux = one_start(points, active, args)
         out = out.astype(dtype)
         if m is None:
             return Evaluation(jnp.where(active, out, jnp.nan), None, aux)
