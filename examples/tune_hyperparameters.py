@@ -66,16 +66,22 @@ def tune(data):
     )
 
 
-datasets = jax.vmap(make_data)(jax.random.split(jax.random.key(0), SEEDS))
-results = jax.jit(jax.vmap(tune))(datasets)
-default = jax.vmap(lambda d: validation_loss(jnp.array([-2.0, -2.0]), d))(datasets)
+def main():
+    datasets = jax.vmap(make_data)(jax.random.split(jax.random.key(0), SEEDS))
+    results = jax.jit(jax.vmap(tune))(datasets)
+    default = jax.vmap(lambda d: validation_loss(jnp.array([-2.0, -2.0]), d))(datasets)
 
-print(f"{'seed':>4}{'log10 lr':>10}{'log10 wd':>10}{'start loss':>12}{'tuned loss':>12}{'nfev':>6}")
-for s in range(SEEDS):
-    lr, wd = (float(v) for v in results.x[s])
-    print(
-        f"{s:>4}{lr:>10.2f}{wd:>10.2f}{float(default[s]):>12.4f}"
-        f"{float(results.f[s]):>12.4f}{int(results.nfev[s]):>6}"
-    )
-improved = int(jnp.sum(results.f < default))
-print(f"validation loss lowered on {improved} of {SEEDS} seeds")
+    header = f"{'seed':>4}{'log10 lr':>10}{'log10 wd':>10}{'start loss':>12}{'tuned loss':>12}"
+    print(f"{header}{'nfev':>6}")
+    for s in range(SEEDS):
+        lr, wd = (float(v) for v in results.x[s])
+        print(
+            f"{s:>4}{lr:>10.2f}{wd:>10.2f}{float(default[s]):>12.4f}"
+            f"{float(results.f[s]):>12.4f}{int(results.nfev[s]):>6}"
+        )
+    improved = int(jnp.sum(results.f < default))
+    print(f"validation loss lowered on {improved} of {SEEDS} seeds")
+
+
+if __name__ == "__main__":
+    main()

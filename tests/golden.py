@@ -17,7 +17,12 @@ reaching f as stored; 153 of 1272 arrays, areas within 0.002); the bounded ones 
 for ``cauchy_max_iter`` 50 → 5 (areas identical); all of them when every small reduction
 became a fixed tree of additions and products stopped fusing into sums (``linalg.py``, so
 that 4,096 vmapped starts round as a loop) and the box ∩ ball projection became closed-form
-(725 of 1272 arrays; areas within 0.01, bounded Gauss–Newton +0.019 at every τ).
+(725 of 1272 arrays; areas within 0.01, bounded Gauss–Newton +0.019 at every τ); all of
+them when the batched program began to compute the objective only for the starts that need
+it, in chunks of starts (``schedule.py``: XLA rounds some objectives otherwise in that
+layout; 394 of 1272 arrays; trfd_jax-only areas, f_L the lower of the two final values,
+within 0.001 at τ = 1e-1 … 1e-5 and within 0.016 at 1e-7, where ModelSearch gained 0.016
+unconstrained and 0.011 bounded, plain TRFD-S −0.006 unconstrained and +0.010 bounded).
 
 ``tests/test_golden.py`` runs a CI-sized subset (and the whole set under ``-m slow``).
 Runs go through the benchmark runner (one ``jit(vmap)`` call per dimension), so this also
