@@ -2,7 +2,9 @@
 data-profile areas (f_L the lower of the two final values) before -> after.  Run from the
 repository root: python benchmarks/experiments/golden_areas.py (about 13 minutes)."""
 
-import sys, numpy as np
+import sys
+
+import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
 from tests import golden
