@@ -138,3 +138,26 @@ def test_a_vectorized_black_box_exception_carries_the_best_point():
     with pytest.raises(Boom) as info:
         trfd_jax.minimize(trfd_jax.black_box(many, vectorized=True), jnp.zeros(2), max_evals=50)
     assert info.value.best_so_far.nfev == sum(len(b) for b in batches[:2])
+
+
+@pytest.mark.parametrize("mode", ["serial", "threads", "vectorized"])
+def test_stop_iteration_from_a_black_box_reaches_the_caller_as_itself(mode):
+    # A generator (our serial loop, an executor's result iterator) turns a StopIteration
+    # raised inside it into RuntimeError('generator raised StopIteration') (PEP 479).
+    calls = []
+
+    def fn(x):
+        calls.append(None)
+        if len(calls) == 3:
+            raise StopIteration("the simulator ran out of input")
+        x = np.asarray(x)
+        return np.sum((x - 1.0) ** 2, axis=-1) if mode == "vectorized" else sphere(x)
+
+    pool = concurrent.futures.ThreadPoolExecutor(2) if mode == "threads" else None
+    objective = trfd_jax.black_box(fn, executor=pool, vectorized=mode == "vectorized")
+    try:
+        with pytest.raises(StopIteration, match="ran out of input"):
+            trfd_jax.minimize(objective, jnp.zeros(3), max_evals=100)
+    finally:
+        if pool is not None:
+            pool.shutdown()

@@ -187,8 +187,16 @@ class BlackBox:
             results = self.executor.map(fn, list(rows))  # in order, as they complete
         else:
             results = (fn(row) for row in rows)
-        for value in results:
-            done.append(self._to_value(value))
+        try:
+            for value in results:
+                done.append(self._to_value(value))
+        except RuntimeError as exc:
+            # PEP 479: a StopIteration that fn raised inside a generator (the loop above,
+            # or an executor's result iterator) arrives as a RuntimeError; the caller gets
+            # fn's own exception.
+            if isinstance(exc.__cause__, StopIteration):
+                raise exc.__cause__ from None
+            raise
         return np.array(done, dtype=np.float64).reshape((rows.shape[0], *self._tail))
 
     def _with_timeout(self, rows: np.ndarray, done: list) -> list:
