@@ -212,3 +212,39 @@ def test_callback_under_vmap_stops_each_start():
     )
     assert list(np.asarray(r.status)) == [Status.USER_STOP] * 3
     assert list(np.asarray(r.nit)) == [2, 2, 2]
+
+
+def test_new_host_functions_share_one_compiled_solver():
+    # The host function is data of the solver's program (a handle), not part of it: ten
+    # black boxes over new data compile one program, and each run answers for its own fn.
+    from trfd_jax._src.iterate import compiled_programs
+
+    rng = np.random.default_rng(7)
+    before = compiled_programs()
+    for _ in range(10):
+        c = rng.standard_normal(3)
+        bb = trfd_jax.black_box(lambda x, c=c: float(np.sum((x - c) ** 2)))
+        r = trfd_jax.minimize(bb, np.zeros(3), max_evals=80)
+        np.testing.assert_allclose(r.x, c, atol=1e-6)
+        assert bb.host_evaluations == int(r.nfev)
+    assert compiled_programs() <= before + 1  # 0 where an earlier test compiled it
+    # Another value shape (residuals) is another program.
+    bb = trfd_jax.black_box(lambda x: x - 1.0, residuals=3)
+    r = trfd_jax.least_squares(bb, np.zeros(3), max_evals=80)
+    np.testing.assert_allclose(r.x, np.ones(3), atol=1e-6)
+
+
+def test_a_black_box_made_inside_a_jit_outlives_its_trace():
+    # The caller's program holds the black box's handle; the black box itself is only
+    # referenced during tracing.  It must still be there when the program runs again.
+    import gc
+
+    @jax.jit
+    def solve(x0):
+        bb = trfd_jax.black_box(lambda x: float(np.sum((x - 2.0) ** 2)))
+        return trfd_jax.minimize(bb, x0, max_evals=60).x
+
+    first = solve(jnp.zeros(2))
+    gc.collect()
+    np.testing.assert_allclose(solve(jnp.ones(2)), [2.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(first, [2.0, 2.0], atol=1e-6)

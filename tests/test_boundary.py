@@ -69,10 +69,11 @@ def test_every_nesting_compiles_and_agrees():
 
     centers = jnp.arange(3.0)
     own, default = compiled()
-    eager = [solve(c) for c in centers]  # three constants c: three programs
-    assert compiled() == (own + 3, default)
+    eager = [solve(c) for c in centers]  # three constants c, data of one program
+    after = compiled()
+    assert own <= after[0] <= own + 1 and after[1] == default  # (0: an earlier test's)
     constant = jax.jit(lambda: solve(1.0))()
-    assert compiled() == (own + 3, default)  # inlined into the caller's program
+    assert compiled() == after  # inlined into the caller's program
     forms = {
         "vmap": jax.vmap(solve)(centers),
         "jit(vmap)": jax.jit(jax.vmap(solve))(centers),
@@ -80,7 +81,7 @@ def test_every_nesting_compiles_and_agrees():
     }
     # (An eager vmap's batched program keeps the jit's options; JAX compiles it outside
     # the jit's own cache, so it is not counted here.)
-    assert compiled() == (own + 3, default)
+    assert compiled() == after
     assert int(constant.nfev) == int(eager[1].nfev)
     np.testing.assert_allclose(constant.x, eager[1].x, rtol=0, atol=1e-12)
     for name, batch in forms.items():

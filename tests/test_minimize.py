@@ -203,10 +203,28 @@ def test_a_new_closure_of_the_same_code_and_data_reuses_the_compiled_solver():
     assert compiled_programs() == before + 2
 
 
+def test_a_loop_over_new_concrete_data_compiles_once():
+    # The natural loop: a new closure over new data each call.  The captured array is data
+    # (shape and dtype decide the program), so twenty calls compile one solver, and each
+    # call still answers for its own data.
+    from trfd_jax._src.iterate import compiled_programs
+
+    def loss(x, d):
+        return jnp.sum((x - d) ** 2)
+
+    rng = np.random.default_rng(3)
+    before = compiled_programs()
+    for _ in range(20):
+        d = jnp.asarray(rng.standard_normal(3))
+        r = trfd_jax.minimize(lambda x, d=d: loss(x, d), jnp.zeros(3), max_evals=80)
+        np.testing.assert_allclose(r.x, d, atol=1e-6)
+    assert compiled_programs() <= before + 1  # 0 where an earlier test compiled it
+
+
 def test_closures_that_differ_only_in_data_or_host_function_keep_their_own_answers():
-    # The program is shared only where the traced function is the same: a captured array
-    # of other values and a host callback of the same code but another function object
-    # each get their own program, and their own minimizer.
+    # A captured array of other values (data of a shared program), a captured PRNG key and
+    # a host callback of the same code but another function object (its own program) each
+    # give their own minimizer.
     for target in ([1.0, 2.0], [3.0, -1.0]):
         c = np.asarray(target)
         r = trfd_jax.minimize(lambda x, c=c: jnp.sum((x - c) ** 2), np.zeros(2), max_evals=80)

@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import itertools
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -62,12 +65,31 @@ class BestSoFar(NamedTuple):
     nfev: int
 
 
+# The live black boxes by handle.  The solver's program calls every black box through
+# :func:`_dispatch`, with the handle as data, so one compiled solver serves every black box
+# of the same shape (``program_key``): a new host function costs no compilation.
+_LIVE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_PINNED: set = set()  # black boxes whose handle a caller's compiled program holds
+_HANDLES = itertools.count(1)
+
+
+def _dispatch(handle: np.ndarray, points: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """The solver's host callback: the active rows of ``points``, by the black box that
+    ``handle`` names (broadcast with the batch under ``vmap``: every entry is the same)."""
+    box = _LIVE[int(np.asarray(handle).reshape(-1)[0])]
+    out = box._host(points, active)
+    dtype = jnp.dtype(box.dtype or points.dtype)
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class BlackBox:
     """A host objective usable by ``minimize`` (build it with :func:`black_box`).
 
-    Hashed by identity, so the compiled solver is reused across calls with the same
-    object.  ``host_evaluations`` counts the points evaluated on the host so far.
+    Equal only to itself.  The solver compiles one program per :attr:`program_key` (what
+    the traced program depends on: the values' shape and dtype), not per host function:
+    ``fn`` is reached by :attr:`handle`, data of the program.  ``host_evaluations`` counts
+    the points evaluated on the host so far.
     """
 
     fn: Callable[..., Any]
@@ -80,10 +102,30 @@ class BlackBox:
     _state: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        # Written only by the callback's thread (executors re-raise in the caller).
+        # Written by the callbacks' threads (one per device when starts are sharded).
         self._state.update(
             count=0, run_count=0, error=None, best_x=None, best_f=np.inf, waiter=None
         )
+        # Starts sharded over devices call back from one thread per device at once.
+        self._state["lock"] = threading.Lock()
+        self._state["handle"] = next(_HANDLES)
+        _LIVE[self._state["handle"]] = self
+
+    @property
+    def handle(self) -> int:
+        """This black box's number: the solver's program finds ``fn`` by it."""
+        return self._state["handle"]
+
+    @property
+    def program_key(self) -> tuple:
+        """What the solver's compiled program depends on: black boxes with the same key
+        share one program (``fn``, executor, timeout and name are host-side only)."""
+        return type(self), self.residuals, None if self.dtype is None else jnp.dtype(self.dtype)
+
+    def pin(self) -> None:
+        """Keep this black box alive for good: a compiled program of the caller's (a
+        ``jax.jit`` around ``minimize``) holds its handle."""
+        _PINNED.add(self)
 
     # ------------------------------------------------------------------ host side
 
@@ -106,10 +148,11 @@ class BlackBox:
 
     def _count(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Count evaluations that came back, and keep the best of them."""
-        self._state["count"] += rows.shape[0]
-        self._state["run_count"] += rows.shape[0]
-        if rows.shape[0]:
-            self._record_best(rows, values)
+        with self._state["lock"]:
+            self._state["count"] += rows.shape[0]
+            self._state["run_count"] += rows.shape[0]
+            if rows.shape[0]:
+                self._record_best(rows, values)
 
     def _record_best(self, rows: np.ndarray, values: np.ndarray) -> None:
         costs = values if self.residuals is None else 0.5 * np.sum(values**2, axis=-1)
@@ -252,8 +295,9 @@ class BlackBox:
                 values = self._evaluate_rows(rows, done)
             except BaseException as exc:
                 self._count(rows[: len(done)], np.array(done).reshape((-1, *self._tail)))
-                if self._state["error"] is None:
-                    self._state["error"] = self._attach(exc)
+                with self._state["lock"]:
+                    if self._state["error"] is None:
+                        self._state["error"] = self._attach(exc)
                 raise BlackBoxError(f"black-box objective {self.name!r} raised {exc!r}") from exc
             self._count(rows, values)
             out.reshape((-1, *self._tail))[index] = values
@@ -264,23 +308,21 @@ class BlackBox:
     def evaluate_batch(self, points: Array, active: Array, args: Any = None) -> Array:
         """Values at the active rows of ``points`` (k, n), through one host callback.
 
-        ``args`` must be None: a host function takes its data from its closure.
+        ``args`` is None (a host function takes its data from its closure), or, from the
+        solver, the handle of the black box to call (an int32 array: see ``_dispatch``).
         """
-        if args is not None:
-            raise TypeError(
-                f"black-box objective {self.name!r} takes no args: capture the data in fn."
-            )
         dtype = jnp.dtype(self.dtype or points.dtype)
         shape = jax.ShapeDtypeStruct(points.shape[:1] + self._tail, dtype)
+        handle = jnp.asarray(self.handle if args is None else args, jnp.int32)
 
-        def callback(p, a):
-            out = self._host(p, a)
-            return out if out.dtype == dtype else out.astype(dtype)
+        def call(h, p, a):
+            return jax.pure_callback(_dispatch, shape, h, p, a, vmap_method="broadcast_all")
 
         return lax.cond(
             jnp.any(active),
-            lambda p, a: jax.pure_callback(callback, shape, p, a, vmap_method="broadcast_all"),
-            lambda p, a: jnp.full(shape.shape, jnp.nan, dtype),
+            call,
+            lambda h, p, a: jnp.full(shape.shape, jnp.nan, dtype),
+            handle,
             points,
             active,
         )
@@ -288,6 +330,7 @@ class BlackBox:
     def __call__(self, x: Array) -> Array:
         """f(x) (or F(x)) for one point (also inside JAX code)."""
         x = jnp.asarray(x)
+        self.pin()  # the caller's program may outlive every other reference to self
         return self.evaluate_batch(x[None], jnp.ones(1, bool))[0]
 
 

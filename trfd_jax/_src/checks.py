@@ -126,8 +126,11 @@ def make_objective(
             )
         if not residuals and m is not None:
             raise TypeError("this black box returns residuals: use trfd_jax.least_squares.")
-        if isinstance(fun, BlackBox) and args is not None:
-            raise TypeError("a black-box objective takes no args: capture its data in fn.")
+        if isinstance(fun, BlackBox):
+            if args is not None:
+                raise TypeError("a black-box objective takes no args: capture its data in fn.")
+            # The host function is data: its handle, so one program serves every black box.
+            args = jnp.asarray(fun.handle, jnp.int32)
         return Objective(fun, m), args
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
@@ -153,11 +156,13 @@ def make_objective(
             f"fun must return a scalar (shape ()), but it returns shape {out.shape}; for a "
             "least-squares problem pass the sum of squares, or use trfd_jax.least_squares."
         )
-    if any(isinstance(c, jax.core.Tracer) for c in closed.consts):
+    if closed.consts:
+        # Captured arrays, traced or concrete, are data: a loop over new data (a new
+        # closure each time) reuses the solver compiled for the first.
         key = trace_key(closed.jaxpr, out_tree)
         fun, args = Hoisted(closed.jaxpr, out_tree, key), (args, tuple(closed.consts))
     elif not isinstance(fun, Traced):
-        # A new closure of the same code and data reuses the compiled solver.
+        # A new closure of the same code reuses the compiled solver.
         fun = Traced(fun, trace_key(closed, out_tree))
     return Objective(fun, int(out.shape[0]) if residuals else None, aux), args
 

@@ -55,8 +55,61 @@ def run(problem: Problem, x0: Array) -> Result:
     return _finished(problem, state, start)
 
 
+def _sharded_starts(x0: Array) -> tuple[Any, Any] | None:
+    """(mesh, axis) where the batch of starts ``x0`` (B, n) is sharded over the mesh axis
+    ``axis`` (a ``NamedSharding`` with explicit axes, ``jax.make_mesh``'s default); None
+    where it is not (then XLA places the program as it would any other)."""
+    try:
+        sharding = jax.typeof(x0).sharding
+        axis = sharding.spec[0] if len(sharding.spec) else None
+    except (AttributeError, TypeError, IndexError):
+        return None
+    if axis is None or sharding.mesh.empty:
+        return None
+    return sharding.mesh, axis
+
+
 @run.def_vmap
 def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
+    """One loop over the batch; where the starts are sharded over devices, one loop per
+    device over its own starts (``shard_map``): the evaluation scheduler and the loop's
+    "some start is still running" stay local, so the devices never wait on each other and
+    each start's run is that of the unsharded batch."""
+    sharded = _sharded_starts(x0) if in_batched[1] else None
+    if sharded is None:
+        out = _run_batch(axis_size, in_batched, problem, x0)
+        return out, jax.tree.map(lambda _: True, out)
+    mesh, axis = sharded
+    names = axis if isinstance(axis, tuple) else (axis,)
+    count = 1
+    for name in names:
+        count *= mesh.shape[name]
+    if axis_size % count:
+        raise ValueError(
+            f"{axis_size} starts cannot be split evenly over the {count} devices of mesh "
+            f"axis {axis!r}: pad the starts to a multiple of {count}."
+        )
+    spec = jax.sharding.PartitionSpec(axis)
+    problem_specs = jax.tree.map(
+        lambda b: spec if b else jax.sharding.PartitionSpec(), in_batched[0]
+    )
+
+    def local(problem: Problem, x0: Array) -> Result:
+        first = lax.axis_index(names) * (axis_size // count)  # this device's first start
+        return _run_batch(axis_size // count, in_batched, problem, x0, first)
+
+    # check_vma=False: the loop mixes per-device values with constants (a cond branch of
+    # NaNs, say), which shard_map's varying-axis check would refuse.
+    out = jax.shard_map(
+        local, mesh=mesh, in_specs=(problem_specs, spec), out_specs=spec, check_vma=False
+    )(problem, x0)
+    return out, jax.tree.map(lambda _: True, out)
+
+
+def _run_batch(
+    axis_size: int, in_batched: Any, problem: Problem, x0: Array, first: Any = 0
+) -> Result:
+    """The batched loop over ``axis_size`` starts, numbered from ``first`` in logs."""
     problem_batched, x0_batched = in_batched
     problem_axes = jax.tree.map(lambda b: 0 if b else None, problem_batched)
     # Evaluations scheduled across the batch (schedule.py): the vmap below batches them.
@@ -66,7 +119,7 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
     problem = dataclasses.replace(problem, objective=objective)
     problem_axes = dataclasses.replace(problem_axes, objective=objective)
     x0_axis = 0 if x0_batched else None
-    starts = jnp.arange(axis_size, dtype=jnp.int32)  # each start's index, for logs
+    starts = first + jnp.arange(axis_size, dtype=jnp.int32)  # each start's index, for logs
     state = jax.vmap(trfd.init, in_axes=(problem_axes, x0_axis), axis_size=axis_size)(problem, x0)
     batched_step = jax.vmap(_observed_step, in_axes=(problem_axes, 0, 0))
     state = lax.while_loop(
@@ -74,8 +127,7 @@ def _run_batched(axis_size: int, in_batched: Any, problem: Problem, x0: Array):
         lambda s: batched_step(problem, s, starts),
         state,
     )
-    out = jax.vmap(_finished, in_axes=(problem_axes, 0, 0))(problem, state, starts)
-    return out, jax.tree.map(lambda _: True, out)
+    return jax.vmap(_finished, in_axes=(problem_axes, 0, 0))(problem, state, starts)
 
 
 # XLA's CPU fusion emitters spend about half the compile time of a first call on this
@@ -129,6 +181,9 @@ def solve(problem: Problem, x0: Array) -> Result:
     """
     host = problem.objective.batched or problem.callback is not None or problem.progress
     if not host or any_tracer((problem, x0)):
+        pin = getattr(problem.objective.fun, "pin", None)
+        if pin is not None:  # the caller's program holds a black box's handle
+            pin()
         return _run_jit(problem, x0)
     problem.objective.pop_error()
     problem.objective.start_run()
@@ -136,7 +191,8 @@ def solve(problem: Problem, x0: Array) -> Result:
     PROGRESS.reset()
     try:
         return jax.block_until_ready(_run_jit(problem, x0))
-    except jax.errors.JaxRuntimeError:
+    except (jax.errors.JaxRuntimeError, ValueError):
+        # (A cached program's fast dispatch reports a failed callback as a ValueError.)
         error = problem.objective.pop_error() or HOST_ERRORS.pop()
         if error is None:
             raise

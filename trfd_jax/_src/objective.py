@@ -62,13 +62,14 @@ def call(fun: Any, x: Array, args: Any) -> Array:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Hoisted:
-    """A function whose closed-over traced arrays were taken out (closure conversion).
+    """A function whose closed-over arrays were taken out (closure conversion).
 
     ``jaxpr`` is the function of (x, args) traced once; it is called as
-    ``fun(x, (args, consts))``, the arrays it closed over being ``consts``.  Equal to any
-    function of the same program (``key``, see :func:`trace_key`; the constants are data,
-    so only their shapes and dtypes count): an eager ``vmap`` over a closure, called again,
-    reuses its compiled solver.
+    ``fun(x, (args, consts))``, the arrays it closed over (traced or concrete) being
+    ``consts``.  Equal to any function of the same program (``key``, see
+    :func:`trace_key`; the constants are data, so only their shapes and dtypes count): a
+    loop of ``minimize(lambda x: loss(x, data_k), x0)`` over new data, or an eager ``vmap``
+    over a closure called again, reuses one compiled solver.
     """
 
     jaxpr: Any
@@ -208,7 +209,7 @@ class _Identity:
         return id(self.value)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Objective:
     """What the solver minimizes: static configuration (hashable; changing it recompiles).
 
@@ -225,6 +226,17 @@ class Objective:
     aux: tuple | None = None
     scheduled: bool = False
     batch_chunk: int | None = None
+
+    def _key(self) -> tuple:
+        # A black box is compared by its program key (the host function is data).
+        fun = getattr(self.fun, "program_key", self.fun)
+        return fun, self.residual_size, self.aux, self.scheduled, self.batch_chunk
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Objective) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def aux_zeros(self) -> Any:
         """A pytree of zeros shaped like aux (the best point's aux before any evaluation)."""

@@ -182,14 +182,25 @@ def profiles(histories: dict[str, np.ndarray], f0: np.ndarray) -> dict[str, list
 
 
 def time_trfd(
-    problem: pp.CalibrationProblem, starts: np.ndarray, repeats: int, cold_repeats: int
+    problem: pp.CalibrationProblem,
+    starts: np.ndarray,
+    repeats: int,
+    cold_repeats: int,
+    shard: bool = False,
 ) -> dict:
     """Medians of the vmapped default run's wall time: ``cold_repeats`` first calls (after
-    ``jax.clear_caches()``: trace and compile included) and ``repeats`` later calls."""
+    ``jax.clear_caches()``: trace and compile included) and ``repeats`` later calls.  With
+    ``shard``, the starts are sharded over all of JAX's devices (a ``NamedSharding`` over
+    a ``"starts"`` mesh axis; the count of starts must divide evenly)."""
     import trfd_jax
 
     budget = pp.BUDGET_GRADIENTS * (problem.n + 1)
     x0 = jnp.asarray(starts)
+    if shard:
+        mesh = jax.make_mesh((jax.device_count(),), ("starts",))
+        x0 = jax.device_put(
+            x0, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("starts"))
+        )
 
     def make():
         return jax.jit(
@@ -213,6 +224,7 @@ def time_trfd(
         warm.append(time.perf_counter() - t)
     return {
         "starts": len(starts),
+        "devices": jax.device_count() if shard else 1,
         "wall_with_compile_s": statistics.median(cold),
         "wall_s": statistics.median(warm),
         "cold_repeats": cold_repeats,
@@ -346,6 +358,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--peers", nargs="*", default=list(PEER_NAMES))
     parser.add_argument("--out", type=Path, default=None, help="folder for JSON and PNG")
+    parser.add_argument(
+        "--shard", action="store_true", help="wall clock: shard the starts over all devices"
+    )
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
     info = machine_info()
@@ -373,7 +388,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "profiles" in args.parts:
         results.update(run_profiles(problem, starts, args.peers, args.out))
     if "wallclock" in args.parts:
-        tr = time_trfd(problem, starts, args.repeats, args.repeats)
+        tr = time_trfd(problem, starts, args.repeats, args.repeats, shard=args.shard)
         results["timing"] = {"trfd_jax": tr}
         line = (
             f"\nwall clock, {len(starts)} starts, medians of {args.repeats}: "
