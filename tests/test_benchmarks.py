@@ -289,3 +289,15 @@ def test_noisy_history_starts_at_f_x0_when_the_probe_looks_better():
     history = np.asarray(history)
     assert history[0] == 0.0
     assert history[1] > 0.0  # the probe's point, truly worse, is the best noisy point
+
+
+def test_recompile_benchmark_compiles_one_solver_per_loop(tmp_path):
+    from trfd_jax.benchmarks import recompile
+
+    rows = recompile.main(["--calls", "3", "--out", str(tmp_path / "recompile.json")])
+    # Three new data sets, three new host functions: at most one program each (none where
+    # an earlier test compiled the same one), every fit near the noise level.
+    assert rows["closure over new data"]["compiled"] <= 1
+    assert rows["new black_box"]["compiled"] <= 1
+    assert rows["closure over new data"]["median_f"] < 1e-3
+    assert (tmp_path / "recompile.json").exists()

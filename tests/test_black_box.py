@@ -129,6 +129,9 @@ def test_nan_at_x0_is_a_status():
         (lambda x: np.ones(2), {}, ValueError, "scalar"),
         (lambda x: "abc", {}, TypeError, "non-numeric"),
         (lambda x: None, {}, TypeError, "non-numeric"),
+        (lambda x: np.complex128(1.0 + 5j), {}, TypeError, "non-numeric"),  # not cut to 1.0
+        (lambda x: "1.5", {}, TypeError, "non-numeric"),  # not parsed
+        (lambda p: np.ones(p.shape[0]) * 1j, {"vectorized": True}, TypeError, "non-numeric"),
         (lambda p: np.ones(p.shape[0] + 1), {"vectorized": True}, ValueError, "shape"),
     ],
 )

@@ -95,3 +95,25 @@ def test_options_are_resolved_once_into_the_problem():
     # Static configuration: equal inputs give equal (hashable) problems.
     again, _ = trfd_jax.make_problem(sphere, jnp.ones(4, jnp.float64))
     assert hash(jax.tree.structure(problem)) == hash(jax.tree.structure(again))
+
+
+def test_a_pure_callback_without_vmap_method_is_named_before_tracing_the_solver():
+    def f(x):
+        shape = jax.ShapeDtypeStruct((), x.dtype)
+        return jax.pure_callback(lambda v: np.sum(v**2), shape, x)
+
+    with pytest.raises(TypeError, match="without vmap_method"):
+        trfd_jax.minimize(f, jnp.ones(2))
+    ok = jax.jit(
+        lambda x: jax.pure_callback(  # inside a sub-program, with a method: fine
+            lambda v: np.sum(v**2), jax.ShapeDtypeStruct((), x.dtype), x, vmap_method="sequential"
+        )
+    )
+    assert float(trfd_jax.minimize(ok, jnp.ones(2), max_evals=40).f) < 1e-6
+
+
+@pytest.mark.parametrize("flag", ["yes", 2, None])
+def test_verbose_and_progress_are_true_or_false(flag):
+    for name in ("verbose", "progress"):
+        with pytest.raises(TypeError, match=f"{name} must be True or False"):
+            trfd_jax.minimize(sphere, jnp.ones(2), **{name: flag})

@@ -562,3 +562,43 @@ def test_hatflda_with_a_positive_lower_bound_converges(upper):
     r = trfd_jax.minimize(_hatflda, x0, max_evals=400, bounds=(1e-7, upper))
     assert float(r.f) < 1e-10
     assert bool(jnp.all(r.x >= 1e-7))
+
+
+@pytest.mark.parametrize(
+    ("sets", "target"),
+    [
+        ({"constraint": L1Ball(1.0)}, 0.2),  # interior minimizer
+        ({"constraint": Simplex(1.0)}, 1.0 / 3.0),
+        ({"bounds": (0.0, 1.0), "constraint": Simplex(1.0)}, 1.0 / 3.0),
+        ({"constraint": Intersection((Simplex(1.0), L2Ball(1.0)))}, 1.0 / 3.0),
+    ],
+    ids=["l1", "simplex", "bounds+simplex", "simplex&l2"],
+)
+def test_a_float32_x0_with_x64_on_runs_in_float32_on_every_set(sets, target):
+    # optax's projections mixed float64 constants into a float32 point (a cond's branches
+    # of two dtypes, a while_loop carry of two dtypes): now computed wide, returned in x's.
+    x0 = jnp.full(3, 0.1, jnp.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # x₀ projected onto the simplex
+        r = trfd_jax.minimize(lambda x: jnp.sum((x - 0.2) ** 2), x0, max_evals=60, **sets)
+    assert r.x.dtype == jnp.float32
+    np.testing.assert_allclose(r.x, np.full(3, target), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("x0", "sets"),
+    [
+        ([100.0, 100.3, 99.3], {"constraint": Simplex(1.0)}),
+        ([1e8, 1e8 + 3, 1e8 - 7], {"bounds": (0.0, 1.0), "constraint": Simplex(1.0)}),
+    ],
+    ids=["simplex", "bounds+simplex"],
+)
+def test_a_far_x0_projects_onto_the_simplex_without_a_false_empty_set(x0, sets):
+    # The projection of a far point rounds in proportion to the point (1.4e-14 off the
+    # unit simplex from x0 ~ 100), which the membership test read as an empty set.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # x₀ projected
+        r = trfd_jax.minimize(
+            lambda x: jnp.sum((x - 0.2) ** 2), jnp.asarray(x0), max_evals=80, **sets
+        )
+    np.testing.assert_allclose(r.x, np.full(3, 1.0 / 3.0), atol=1e-6)

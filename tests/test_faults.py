@@ -161,3 +161,21 @@ def test_stop_iteration_from_a_black_box_reaches_the_caller_as_itself(mode):
     finally:
         if pool is not None:
             pool.shutdown()
+
+
+def test_without_an_executor_the_timeout_is_per_call_not_per_batch():
+    # n = 20: the first gradient is one batch of 20 points, and its first point hangs.
+    # Before, the batch was allowed 20 timeouts (10 s at 0.5 s) before the error.
+    calls, hung_at = [], []
+
+    def hangs(x):
+        calls.append(1)
+        if len(calls) == 2:  # f(x₀), then the gradient's first point
+            hung_at.append(time.perf_counter())
+            time.sleep(8.0)
+        return sphere(x)
+
+    f = trfd_jax.black_box(hangs, timeout=0.5)
+    with pytest.raises(trfd_jax.EvaluationTimeout, match="did not return within"):
+        trfd_jax.minimize(f, jnp.zeros(20), options=trfd_jax.Options(noise_level=None))
+    assert time.perf_counter() - hung_at[0] < 3.0

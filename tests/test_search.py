@@ -313,3 +313,15 @@ class Recorder(SearchStep):
 def test_the_view_carries_least_squares_data():
     r = trfd_jax.least_squares(rosenbrock_residuals, jnp.array([-1.2, 1.0]), search=Recorder())
     assert int(r.n_search) > 0 and int(r.n_search_successful) == 0  # x_k never decreases f
+
+
+def test_a_custom_search_of_the_wrong_shape_is_refused_at_trace_time():
+    # (1, 1) candidates for n = 3 would broadcast silently into (1, 3): one point on the
+    # diagonal that the strategy never proposed.
+    @dataclasses.dataclass(frozen=True)
+    class Squashed(SearchStep):
+        def propose(self, view):
+            return jnp.zeros((1, 1), view.x.dtype)
+
+    with pytest.raises(ValueError, match=r"Squashed.propose must return candidates of shape"):
+        trfd_jax.minimize(lambda x: jnp.sum(x**2), jnp.ones(3), search=Squashed())

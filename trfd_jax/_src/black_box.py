@@ -183,7 +183,11 @@ class BlackBox:
     def _numeric(self, value: Any) -> np.ndarray:
         """``value`` as a float64 array, or a TypeError naming the objective."""
         try:
-            if value is None:  # np.asarray(None, float) would be a silent NaN
+            # None would be a silent NaN, a str parsed as a number, a complex number cut to
+            # its real part: none of them is a value of f.
+            if value is None or isinstance(value, (str, bytes)):
+                raise TypeError
+            if np.asarray(value).dtype.kind not in "biuf":
                 raise TypeError
             return np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -244,14 +248,14 @@ class BlackBox:
 
     def _with_timeout(self, rows: np.ndarray, done: list) -> list:
         """``fn`` over the rows, none allowed past ``timeout`` seconds.  Without an executor
-        each call runs on a helper thread; with one the batch may take ⌈k / workers⌉
-        timeouts.  A hung call cannot be killed: its thread (or worker) is left behind."""
+        each call runs on a helper thread and has ``timeout`` seconds of its own; with one
+        the batch may take ⌈k / workers⌉ timeouts.  A hung call cannot be killed: its thread
+        (or worker) is left behind."""
         executor = self.executor
         if executor is None:
             if self._state["waiter"] is None:
                 self._state["waiter"] = concurrent.futures.ThreadPoolExecutor(1)
-            executor = self._state["waiter"]
-            rounds = rows.shape[0]
+            return self._one_at_a_time(rows)
         else:
             workers = getattr(executor, "_max_workers", None) or rows.shape[0]
             rounds = -(-rows.shape[0] // workers)
@@ -264,14 +268,27 @@ class BlackBox:
                 done.append(self._to_value(future.result()))
             for future in pending:
                 future.cancel()
-            if self.executor is None:
-                self._state["waiter"] = None  # its thread is stuck in fn; use a new one
             hung = next(row for row, future in zip(rows, futures, strict=True) if future in pending)
             raise EvaluationTimeout(
                 f"black-box objective {self.name!r} did not return within timeout="
                 f"{self.timeout} s (at x = {hung!r})."
             )
         return [future.result() for future in futures]
+
+    def _one_at_a_time(self, rows: np.ndarray) -> Any:
+        """``fn``'s values at the rows, each call on the helper thread with ``timeout``
+        seconds of its own (not a share of the batch's)."""
+        for row in rows:
+            future = self._state["waiter"].submit(self.fn, row)
+            try:
+                value = future.result(timeout=self.timeout)
+            except concurrent.futures.TimeoutError:
+                self._state["waiter"] = None  # its thread is stuck in fn; use a new one
+                raise EvaluationTimeout(
+                    f"black-box objective {self.name!r} did not return within timeout="
+                    f"{self.timeout} s (at x = {row!r})."
+                ) from None
+            yield value
 
     @property
     def _tail(self) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.extend.core as jex_core
 import jax.numpy as jnp
 import numpy as np
 
@@ -135,6 +136,13 @@ def make_objective(
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
     closed, out = jax.make_jaxpr(lambda x, a: call(fun, x, a), return_shape=True)(x0, args)
+    if _callback_without_vmap_method(closed.jaxpr):
+        raise TypeError(
+            "fun calls jax.pure_callback without vmap_method: the solver evaluates fun on a "
+            "batch of points (jax.vmap), which needs one.  Pass vmap_method='sequential' "
+            "(one host call per point), 'expand_dims' or 'broadcast_all' (your callback "
+            "takes a batch), or wrap the host function with trfd_jax.black_box instead."
+        )
     out_tree = jax.tree.structure(out)
     aux = None
     if has_aux:
@@ -165,6 +173,21 @@ def make_objective(
         # A new closure of the same code reuses the compiled solver.
         fun = Traced(fun, trace_key(closed, out_tree))
     return Objective(fun, int(out.shape[0]) if residuals else None, aux), args
+
+
+def _callback_without_vmap_method(jaxpr: Any) -> bool:
+    """Whether ``jaxpr`` (or a sub-program of it) holds a ``pure_callback`` that cannot be
+    batched (``vmap_method=None``): JAX's own error would come from deep in the trace."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "pure_callback" and eqn.params.get("vmap_method", 1) is None:
+            return True
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                inner = getattr(sub, "jaxpr", None)  # a ClosedJaxpr's, or a Jaxpr itself
+                inner = sub if isinstance(sub, jex_core.Jaxpr) else inner
+                if isinstance(inner, jex_core.Jaxpr) and _callback_without_vmap_method(inner):
+                    return True
+    return False
 
 
 _MAX_BUDGET = 2**31 - 2  # evaluation counters are int32
@@ -334,6 +357,10 @@ _project = jax.jit(lambda constraint, x: constraint.project(x))
 def project_x0(constraint: ConvexSet, x0: Array) -> Array:
     """x0 projected onto Ω (with a warning when a concrete x0 moves)."""
     projected = _project(constraint, x0)
+    # The projection rounds in proportion to its input: x0 = (100, 100.3, 99.3) lands
+    # 1.4e-14 off the unit simplex, past a membership tolerance scaled by the projected
+    # point.  Projected once more, from a point of Ω's own size, it rounds as Ω's points do.
+    projected = _project(constraint, projected)
     if _is_concrete(x0) and _is_concrete(projected) and not any_tracer(constraint):
         if not bool(constraint.contains(projected)):
             raise ValueError(
@@ -427,6 +454,10 @@ def make_problem(
     constraint = make_constraint(bounds, constraint, n, x0.dtype, structure)
     if constraint is not None:
         x0 = project_x0(constraint, x0)
+    for name, flag in (("verbose", verbose), ("progress", progress)):
+        if not (isinstance(flag, (bool, np.bool_)) or (isinstance(flag, int) and flag in (0, 1))):
+            # ("yes" or 2 would silently mean True)
+            raise TypeError(f"{name} must be True or False, got {flag!r}.")
     problem = Problem(
         objective=objective,
         max_evals=jnp.asarray(max_evals, jnp.int32),

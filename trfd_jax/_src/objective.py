@@ -255,7 +255,12 @@ class Objective:
         return isinstance(self.fun, BatchObjective)
 
     def evaluate(
-        self, points: Array, active: Array, args: Any, head: int | None = None
+        self,
+        points: Array,
+        active: Array,
+        args: Any,
+        head: int | None = None,
+        once: bool = False,
     ) -> Evaluation:
         """The objective at the active rows of ``points`` (k, n), in the points' dtype.
 
@@ -265,7 +270,7 @@ class Objective:
         central and noise-estimation rows the rare ones), so an unbatched run computes no
         value it does not use.  Under ``vmap`` over starts, where both branches of a
         ``cond`` would run, ``schedule.rows`` computes the active rows of the whole batch
-        and nothing else.
+        and nothing else (``once``: an evaluation made once per run, see there).
         """
         dtype = points.dtype
         k = points.shape[0]
@@ -307,7 +312,7 @@ class Objective:
 
             if self.scheduled:  # in the solver's batched loop: compute only what is needed
                 out, aux = schedule.rows(
-                    row, one_start, skipped, points, active, args, head, self.batch_chunk
+                    row, one_start, skipped, points, active, args, head, self.batch_chunk, once
                 )
             else:
                 out, aux = one_start(points, active, args)

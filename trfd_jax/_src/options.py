@@ -114,11 +114,12 @@ class Options:
             ``None``: the whole budget, as the benchmarks' data profiles need.
         batch_chunk: under ``vmap`` over starts, the objective is computed only at the
             points the starts need, gathered in chunks of starts (``schedule.py``).
-            ``None``: chunks of about B/8 starts, then of a sixteenth of that (at least
-            one start) for the rest.  An int C: chunks of C starts.  ``1`` computes each
+            ``None``: chunks of about B/4 starts, then of an eighth of that (at least
+            one start) for the rest; Step 0 (once per run) in one chunk of all starts.
+            An int C: chunks of C starts.  ``1`` computes each
             start's points as the unbatched program does, so a batch equals a loop over
             starts to the bit for any objective; larger chunks vectorize the objective
-            across starts (about 2x faster on the ODE calibration), but XLA may round an
+            across starts (about 3x faster on the ODE calibration), but XLA may round an
             objective's matrix products differently in another layout (element-wise
             arithmetic rounds alike), so runs then agree with a loop to rounding.
         noise_level: ε_f, the standard deviation of the noise in f.  ``"auto"`` (the

@@ -134,13 +134,14 @@ def evaluate(
     counts_for_best: Array,
     iterate: Any = None,
     head: int | None = None,
+    once: bool = False,
 ) -> tuple[Evaluation, Record]:
     """Evaluate the objective at the active rows of ``points`` and enter them in the record.
 
     The one way the solver evaluates anything: Step 0, gradients, trial points, searches.
     With ``iterate`` (trial and search points), rows equal to x_k or to a point of the memo
     take the known value instead of a new evaluation (see the module docstring).  ``head``:
-    see :meth:`Objective.evaluate`.
+    see :meth:`Objective.evaluate`, as ``once`` (an evaluation made once per run).
 
     Every point passes through the unrelaxable part of Ω here, however Ω was composed
     (:meth:`ConvexSet.clip_points`): callers already keep their points inside, so this
@@ -151,7 +152,7 @@ def evaluate(
         points = problem.constraint.clip_points(points)
     points = _as_stored(points)
     if iterate is None or not problem.options.reuse_evaluations:
-        evaluation = problem.objective.evaluate(points, active, problem.args, head)
+        evaluation = problem.objective.evaluate(points, active, problem.args, head, once)
         record = add(
             record,
             points,

@@ -207,7 +207,14 @@ def search_step(problem: Any, state: State, active: Array) -> tuple[State, Array
     q = strategy.num_candidates
     active = active & stopping.optional_evaluations_fit(problem, state, q)
     x, radius, counters = state.iterate.x, state.region.radius, state.counters
-    points = safeguard(problem, x, strategy.propose(view(problem, state)), radius, strategy.theta)
+    proposed = strategy.propose(view(problem, state))
+    expected = (q, x.shape[0])
+    if getattr(proposed, "shape", None) != expected:  # a wrong shape would broadcast
+        raise ValueError(
+            f"{type(strategy).__name__}.propose must return candidates of shape "
+            f"(num_candidates, n) = {expected}, got {getattr(proposed, 'shape', proposed)}."
+        )
+    points = safeguard(problem, x, proposed, radius, strategy.theta)
     valid = jnp.all(jnp.isfinite(points), axis=1) & record_lib.inside(problem.constraint, points)
     evaluation, record = record_lib.evaluate(
         problem, state.record, points, active & valid, jnp.ones(q, bool), state.iterate

@@ -80,11 +80,16 @@ class ConvexSet:
 
 def _standard_promotion(fn: Callable[..., Array]) -> Callable[..., Array]:
     """Run an optax projection under standard dtype promotion (it mixes in integer
-    arrays, which a caller's strict promotion setting would reject)."""
+    arrays, which a caller's strict promotion setting would reject), in the widest float
+    enabled: with x64 on, optax's projections mix float64 constants into a float32 point
+    (their ``cond`` branches then disagree on dtypes).  The result has x's dtype."""
 
-    def wrapped(*args: Any) -> Array:
+    def wrapped(x: Any, *args: Any) -> Array:
+        dtype = jnp.asarray(x).dtype
+        wide = jnp.promote_types(dtype, jnp.float64) if jax.config.jax_enable_x64 else dtype
         with jax.numpy_dtype_promotion("standard"):
-            return fn(*args)
+            out = fn(jnp.asarray(x, wide), *(jnp.asarray(a, wide) for a in args))
+        return out.astype(dtype)
 
     return wrapped
 

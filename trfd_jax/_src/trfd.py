@@ -93,6 +93,7 @@ def init(problem: Problem, x0: Array) -> State:
         active,
         counts,
         head=1,  # the probe's rows are not computed when they do not fit the budget
+        once=True,  # under vmap: one compiled copy of f for Step 0, not three
     )
     f0 = evaluation.values[0]
     curvature, hint = None, jnp.zeros((), dtype)

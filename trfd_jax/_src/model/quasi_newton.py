@@ -63,7 +63,7 @@ def update_hessian(
         # H ← H + r rᵀ / (rᵀs), r = y − Hs; skipped when |rᵀs| < 1e-8 ‖r‖‖s‖ (N&W (6.26)).
         r = y - linalg.matvec(hessian, s)
         rs = linalg.dot(r, s)
-        new = hessian + jnp.outer(r, r) / rs
+        new = hessian + jnp.outer(r, r) * (1 / rs)  # a reciprocal, as in BFGS
         ok = jnp.abs(rs) >= 1e-8 * linalg.norm(r) * jnp.sqrt(ss)
         if convex:
             ok = ok & jnp.all(jnp.linalg.eigvalsh(0.5 * (new + new.T)) > 0)
