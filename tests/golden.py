@@ -22,7 +22,10 @@ them when the batched program began to compute the objective only for the starts
 it, in chunks of starts (``schedule.py``: XLA rounds some objectives otherwise in that
 layout; 394 of 1272 arrays; trfd_jax-only areas, f_L the lower of the two final values,
 within 0.001 at τ = 1e-1 … 1e-5 and within 0.016 at 1e-7, where ModelSearch gained 0.016
-unconstrained and 0.011 bounded, plain TRFD-S −0.006 unconstrained and +0.010 bounded).
+unconstrained and 0.011 bounded, plain TRFD-S −0.006 unconstrained and +0.010 bounded);
+all of them when the chunks became B/4 starts then an eighth of that, and Step 0 one chunk
+of all starts (the layout again; 91 of 1272 arrays, problems 9, 10 and 18–24, in groups of
+more starts; areas identical to three decimals at τ = 1e-1, 1e-3, 1e-5, 1e-7).
 
 ``tests/test_golden.py`` runs a CI-sized subset (and the whole set under ``-m slow``).
 Runs go through the benchmark runner (one ``jit(vmap)`` call per dimension), so this also

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.extend.core as jex_core
 import jax.numpy as jnp
 import numpy as np
 
@@ -136,13 +135,6 @@ def make_objective(
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
     closed, out = jax.make_jaxpr(lambda x, a: call(fun, x, a), return_shape=True)(x0, args)
-    if _callback_without_vmap_method(closed.jaxpr):
-        raise TypeError(
-            "fun calls jax.pure_callback without vmap_method: the solver evaluates fun on a "
-            "batch of points (jax.vmap), which needs one.  Pass vmap_method='sequential' "
-            "(one host call per point), 'expand_dims' or 'broadcast_all' (your callback "
-            "takes a batch), or wrap the host function with trfd_jax.black_box instead."
-        )
     out_tree = jax.tree.structure(out)
     aux = None
     if has_aux:
@@ -173,21 +165,6 @@ def make_objective(
         # A new closure of the same code reuses the compiled solver.
         fun = Traced(fun, trace_key(closed, out_tree))
     return Objective(fun, int(out.shape[0]) if residuals else None, aux), args
-
-
-def _callback_without_vmap_method(jaxpr: Any) -> bool:
-    """Whether ``jaxpr`` (or a sub-program of it) holds a ``pure_callback`` that cannot be
-    batched (``vmap_method=None``): JAX's own error would come from deep in the trace."""
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "pure_callback" and eqn.params.get("vmap_method", 1) is None:
-            return True
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, (tuple, list)) else (value,):
-                inner = getattr(sub, "jaxpr", None)  # a ClosedJaxpr's, or a Jaxpr itself
-                inner = sub if isinstance(sub, jex_core.Jaxpr) else inner
-                if isinstance(inner, jex_core.Jaxpr) and _callback_without_vmap_method(inner):
-                    return True
-    return False
 
 
 _MAX_BUDGET = 2**31 - 2  # evaluation counters are int32

@@ -164,7 +164,20 @@ def _run_jit(problem: Problem, x0: Array) -> Result:
     # TRFD_JAX_COMPILER_OPTIONS=0 compiles with XLA's defaults everywhere.
     own = os.environ.get("TRFD_JAX_COMPILER_OPTIONS", "1") != "0"
     cpu = jax.default_backend() == "cpu"
-    return (_run_jit_cpu if own and cpu and _outermost() else _run_jit_default)(problem, x0)
+    run_jit = _run_jit_cpu if own and cpu and _outermost() else _run_jit_default
+    try:
+        return run_jit(problem, x0)
+    except NotImplementedError as error:
+        if "vmap_method" not in str(error):
+            raise
+        # (Not checked on fun's jaxpr up front: libraries such as diffrax hold callbacks
+        # without one inside their own batching rules, where they are never vmapped.)
+        raise TypeError(
+            "fun calls jax.pure_callback without vmap_method: the solver evaluates fun on a "
+            "batch of points (jax.vmap), which needs one.  Pass vmap_method='sequential' "
+            "(one host call per point), 'expand_dims' or 'broadcast_all' (your callback "
+            "takes a batch), or wrap the host function with trfd_jax.black_box instead."
+        ) from error
 
 
 def compiled_programs() -> int:

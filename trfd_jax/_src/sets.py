@@ -86,7 +86,7 @@ def _standard_promotion(fn: Callable[..., Array]) -> Callable[..., Array]:
 
     def wrapped(x: Any, *args: Any) -> Array:
         dtype = jnp.asarray(x).dtype
-        wide = jnp.promote_types(dtype, jnp.float64) if jax.config.jax_enable_x64 else dtype
+        wide = jnp.dtype(jnp.float64) if jax.config.jax_enable_x64 else dtype
         with jax.numpy_dtype_promotion("standard"):
             out = fn(jnp.asarray(x, wide), *(jnp.asarray(a, wide) for a in args))
         return out.astype(dtype)
