@@ -99,7 +99,8 @@ class Traced:
     compile the whole solver again.  ``key`` is what decides the program instead: the
     function's jaxpr (its equations, shapes, dtypes, literal values and parameters), the
     constants of its sub-programs (shape, dtype and a digest of their bytes) and its
-    output's structure; a function that captured arrays itself is :class:`Hoisted`.  Two functions with the same key compute the same thing, so the solver
+    output's structure; a function that captured arrays itself is :class:`Hoisted`.
+    Two functions with the same key compute the same thing, so the solver
     compiled for the first serves the second.  Called as the function itself.
     """
 
