@@ -602,3 +602,24 @@ def test_a_far_x0_projects_onto_the_simplex_without_a_false_empty_set(x0, sets):
             lambda x: jnp.sum((x - 0.2) ** 2), jnp.asarray(x0), max_evals=80, **sets
         )
     np.testing.assert_allclose(r.x, np.full(3, 1.0 / 3.0), atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 9, 40])
+def test_simplex_and_l1_projections_round_alike_under_vmap_and_match_optax(n):
+    # optax's projections sum with cumsum and sum, which a vmapped program rounded
+    # otherwise: vmap ≠ loop with Simplex (issue 31, item 2) and with an ℓ1 ball.
+    import optax.projections as optax_proj
+
+    from trfd_jax._src.projections import project_l1_ball, project_simplex
+
+    x = jnp.asarray(np.random.default_rng(n).normal(size=(300, n)) * 3.0)
+    for ours, theirs in (
+        (project_simplex, optax_proj.projection_simplex),
+        (project_l1_ball, optax_proj.projection_l1_ball),
+    ):
+        one = jax.jit(ours)
+        batched = jax.jit(jax.vmap(ours, (0, None)))(x, 2.0)
+        np.testing.assert_array_equal(batched, jnp.stack([one(row, 2.0) for row in x]))
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes in integers
+            expected = jax.vmap(theirs, (0, None))(x, 2.0)
+        np.testing.assert_allclose(batched, expected, atol=1e-13)

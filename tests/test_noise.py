@@ -72,10 +72,10 @@ from trfd_jax._src.state import StepKind  # noqa: E402
 SIGMA = 1e-4
 
 
-def _hashed_noise(x, sigma):
+def _hashed_noise(x, sigma, seed=7):
     """Uniform noise of standard deviation σ, a deterministic function of x's bits (the
-    benchmarks' noise: equal points, equal values)."""
-    key = jax.random.key(7)
+    benchmarks' noise: equal points, equal values); ``seed`` draws another noise."""
+    key = jax.random.key(seed)
     for word in jax.lax.bitcast_convert_type(x, jnp.uint32).reshape(-1):
         key = jax.random.fold_in(key, word)
     return sigma * np.sqrt(3.0) * jax.random.uniform(key, (), x.dtype, -1.0, 1.0)
@@ -147,37 +147,45 @@ def test_forward_differences_at_the_noise_floor_turn_central():
     assert int(state.status) == Status.NOISE_FLOOR and int(state.record.nfev) <= 1000
 
 
-@pytest.mark.parametrize("weights", [(1.0, 2.0, 4.0, 8.0), (1.0, 1e2, 1e4, 1e6)])
-def test_at_the_noise_floor_the_radius_is_not_driven_below_the_stencil(weights):
+@pytest.mark.parametrize(
+    ("weights", "seeds"),
+    [((1.0, 2.0, 4.0, 8.0), (7,)), ((1.0, 1e2, 1e4, 1e6), (7, 14, 19, 21))],
+)
+def test_at_the_noise_floor_the_radius_is_not_driven_below_the_stencil(weights, seeds):
     # τ cannot shrink at its floor, so a failure that would have halved it (Δ_{k+1} < τ √n)
     # switches to central differences at once: forward differences never see Δ < τ √n
     # (the rule before stopped only once the sought decrease fell below ε_f, and on the
     # badly scaled quadratic let Δ fall to 0.1 τ √n, ending at f = 0.9).  The stop comes
-    # with central differences.
+    # with central differences.  On the badly scaled quadratic, one τ for every axis left
+    # the flattest one at 1.2 on some noise draws (seeds 14, 19, 21 here; seed 7 on an
+    # AVX-512 CPU): the central steps now follow each axis's curvature and H is reset to
+    # it (noise.coordinate_scales), so several draws must all reach the minimizer.
     w = jnp.asarray(weights)
+    for seed in seeds:
+        noise_seed = jnp.asarray(seed, jnp.uint32)  # data: one compiled step for all seeds
 
-    def f(x):
-        return jnp.sum(w * (x - 1.0) ** 2) + _hashed_noise(x, SIGMA)
+        def f(x, noise_seed=noise_seed):
+            return jnp.sum(w * (x - 1.0) ** 2) + _hashed_noise(x, SIGMA, noise_seed)
 
-    problem, x0 = trfd_jax.make_problem(
-        f, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
-    )
-    step = jax.jit(trfd_jax.step)
-    state = trfd_jax.init(problem, x0)
+        problem, x0 = trfd_jax.make_problem(
+            f, jnp.zeros(4), max_evals=1000, options=Options(noise_level=SIGMA)
+        )
+        step = jax.jit(trfd_jax.step)
+        state = trfd_jax.init(problem, x0)
 
-    def stencil(s):
-        return float(s.region.fd_step) * 2.0  # τ √n, n = 4
+        def stencil(s):
+            return float(s.region.fd_step) * 2.0  # τ √n, n = 4
 
-    while not bool(trfd_jax.terminate(problem, state)):
-        state = step(problem, state)
-        if not bool(state.region.central):
-            assert float(state.region.radius) >= stencil(state)
-    assert int(state.status) == Status.NOISE_FLOOR and bool(state.region.central)
-    # Either stop: a failure that showed both signs, or QUIET_STEPS steps in a row that
-    # sought less than ε_f.
-    both = float(state.region.radius) < stencil(state)
-    assert both or int(state.region.quiet) >= noise_lib.QUIET_STEPS
-    assert float(jnp.sum(w * (state.iterate.x - 1.0) ** 2)) < 1e-3
+        while not bool(trfd_jax.terminate(problem, state)):
+            state = step(problem, state)
+            if not bool(state.region.central):
+                assert float(state.region.radius) >= stencil(state)
+        assert int(state.status) == Status.NOISE_FLOOR and bool(state.region.central)
+        # Either stop: a failure that showed both signs, or QUIET_STEPS steps in a row
+        # that sought less than ε_f.
+        both = float(state.region.radius) < stencil(state)
+        assert both or int(state.region.quiet) >= noise_lib.QUIET_STEPS
+        assert float(jnp.sum(w * (state.iterate.x - 1.0) ** 2)) < 1e-3, seed
 
 
 def test_the_curvature_probe_measures_second_derivatives():

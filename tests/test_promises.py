@@ -122,6 +122,18 @@ def test_nan_everywhere_but_x0_is_a_failure_not_convergence():
     assert float(r.f) == 5.0
 
 
+def test_a_nonfinite_storm_ends_early_with_a_small_budget():
+    # n = 3, budget 100: the run used to halve Δ and τ ~33 times, n evaluations each, and
+    # end MAX_EVALS; 16 failed gradients in a row now end it.
+    x0 = jnp.array([1.0, 2.0, 3.0])
+    r = trfd_jax.minimize(
+        lambda x: jnp.where(jnp.all(x == x0), jnp.sum(x**2), jnp.nan), x0, max_evals=100
+    )
+    assert r.status == trfd_jax.Status.NONFINITE_VALUES and not bool(r.success)
+    # f(x0), the two points of the noise probe, then 16 gradients of n points each.
+    assert int(r.nit) == 16 and int(r.nfev) == 1 + 2 + 16 * 3
+
+
 def test_minus_inf_is_never_accepted_and_x_matches_f():
     f = lambda x: jnp.where(x[0] > 1.5, -jnp.inf, jnp.sum((x - 3.0) ** 2))  # noqa: E731
     r = trfd_jax.minimize(f, jnp.zeros(2), max_evals=100)

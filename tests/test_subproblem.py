@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import trfd_jax
 from trfd_jax import solve_trust_region_subproblem
 
 solve = jax.jit(solve_trust_region_subproblem)
@@ -221,3 +222,44 @@ def test_box_active_set_step_with_a_far_side_holds_nothing_interior(far, side):
     d = box_active_set_step(g, h, norm, radius, lower, upper, cauchy, n + 1, 50)
     exact = solve_trust_region_subproblem(g, h, radius, 50)
     np.testing.assert_allclose(d, exact, rtol=1e-10, atol=1e-12)
+
+
+def test_auto_picks_the_exact_solver_up_to_500_and_truncated_cg_above():
+    # Issue 31, item 11: at n = 2,000 one eigendecomposition per iteration took seconds
+    # against milliseconds for CG (python -m trfd_jax.benchmarks.scale).
+    from trfd_jax._src.options import EXACT_MAX_N
+
+    assert trfd_jax.Options().subproblem == "auto"
+    resolved = trfd_jax.Options().resolved
+    assert resolved(EXACT_MAX_N, np.float64).subproblem == "exact"
+    assert resolved(EXACT_MAX_N + 1, np.float64).subproblem == "truncated_cg"
+    assert trfd_jax.Options.paper().resolved(5000, np.float64).subproblem == "exact"
+    chosen = trfd_jax.Options(subproblem="truncated_cg").resolved(3, np.float64)
+    assert chosen.subproblem == "truncated_cg"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_norm_bound_without_eigenvalues_is_an_upper_bound(seed):
+    from trfd_jax._src.subproblem import hessian_norm_bound
+
+    a = np.random.default_rng(seed).normal(size=(7, 7)) * 10.0 ** np.arange(-3, 4)
+    h = a + a.T
+    norm = np.max(np.abs(np.linalg.eigvalsh(h)))
+    bound = float(hessian_norm_bound(jnp.asarray(h)))
+    assert norm <= bound <= np.sqrt(7) * norm * (1 + 1e-12)
+
+
+def test_truncated_cg_with_bounds_needs_no_eigendecomposition():
+    # Large n with a box: no n × n eigenvectors are kept, FISTA's step from a norm bound.
+    def f(x):
+        return jnp.sum((x - jnp.arange(4.0)) ** 2) + 0.1 * jnp.sum(x**4)
+
+    options = trfd_jax.Options(subproblem="truncated_cg", noise_level=None)
+    problem, x0 = trfd_jax.make_problem(f, jnp.ones(4), bounds=(0.5, 2.0), options=options)
+    state = trfd_jax.init(problem, x0)
+    assert state.model.eigenvectors.shape == (0, 4)
+    r = trfd_jax.minimize(f, jnp.ones(4), bounds=(0.5, 2.0), options=options)
+    options = trfd_jax.Options(subproblem="exact", noise_level=None)
+    exact = trfd_jax.minimize(f, jnp.ones(4), bounds=(0.5, 2.0), options=options)
+    assert bool(r.success)
+    np.testing.assert_allclose(r.x, exact.x, atol=1e-5)

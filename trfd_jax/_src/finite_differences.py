@@ -26,6 +26,14 @@ import jax.numpy as jnp
 Array = jax.Array
 
 
+def steps(region: Any) -> Array:
+    """The stencil's step along each axis: τ, or τ s_j with the noise handling's
+    per-coordinate factors (``Region.fd_scale``, noise.coordinate_scales)."""
+    if region.fd_scale is None:
+        return region.fd_step
+    return region.fd_step * region.fd_scale
+
+
 def _along_axes(x: Array, steps: Array) -> Array:
     """The n points x + steps_j e_j, shape (n, n).
 
@@ -83,7 +91,8 @@ def central_gradient(f_x: Array, values: Array, x: Array, points: Array, active:
 
 
 def stencil(constraint: Any, scheme: str, x: Array, fd_step: Array) -> tuple[Array, Array]:
-    """The points of Step 1 at x for the step τ = ``fd_step``, and which are evaluated.
+    """The points of Step 1 at x for the step τ = ``fd_step`` (a scalar, or one step per
+    axis), and which are evaluated.
 
     The feasible set supplies the steps (§3.4: one-sided steps inside an unrelaxable box,
     none along a fixed variable) and pulls rounded points back into the box.

@@ -47,6 +47,10 @@ _FLOAT_FIELDS = (
 )
 _SCHEMES = ("forward", "central")
 
+EXACT_MAX_N = 500
+"""The largest n for which ``subproblem="auto"`` picks the exact solver (an O(n³)
+eigendecomposition of H per new Hessian); above it, truncated CG (O(n²))."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Options:
@@ -80,9 +84,15 @@ class Options:
         fd_scheme: ``"forward"`` (Step 1, n evaluations) or ``"central"`` (Remark 2.5, 2n).
         f_target: stop as soon as the best value seen is ≤ this.  ``None``: no target.
         max_iter: iteration cap.  ``None``: none (the budget still bounds the run).
-        subproblem: solver of Step 2 when Ω = Rⁿ: ``"exact"`` (the global minimizer, by an
-            eigendecomposition of H — O(n³)) or ``"truncated_cg"`` (Steihaug–Toint CG, O(n²)
-            per iteration: for large n).
+        subproblem: solver of Step 2: ``"exact"`` (Ω = Rⁿ: the global minimizer, by an
+            eigendecomposition of H — O(n³); other sets: ‖H‖₂ from its eigenvalues),
+            ``"truncated_cg"`` (Ω = Rⁿ: Steihaug–Toint CG, O(n²) per iteration; other
+            sets: ‖H‖₂ bounded by min(‖H‖_F, ‖H‖_∞), no eigendecomposition) or
+            ``"auto"`` (the default): ``"exact"`` up to n = 500 (``EXACT_MAX_N``) and
+            ``"truncated_cg"`` above, where an eigendecomposition per iteration costs
+            more than a gradient of a cheap objective (``python -m
+            trfd_jax.benchmarks.scale``: at n = 2,000 seconds per iteration against
+            milliseconds).
         subproblem_max_iter: cap on the safeguarded Newton iterations of the exact
             trust-region subproblem solver (Ω = Rⁿ); for ``"truncated_cg"`` the cap is
             max(subproblem_max_iter, 2n) CG iterations.
@@ -155,7 +165,7 @@ class Options:
     fd_scheme: FDScheme = "forward"
     f_target: float | None = None
     max_iter: int | None = None
-    subproblem: Literal["exact", "truncated_cg"] = "exact"
+    subproblem: Literal["auto", "exact", "truncated_cg"] = "auto"
     subproblem_max_iter: int = 50
     cg_tol: float = 1e-10
     cauchy_max_iter: int = 5
@@ -209,9 +219,10 @@ class Options:
             )
         if self.hessian not in _HESSIANS:
             raise ValueError(f"Options.hessian must be one of {_HESSIANS}, got {self.hessian!r}.")
-        if self.subproblem not in ("exact", "truncated_cg"):
+        if self.subproblem not in ("auto", "exact", "truncated_cg"):
             raise ValueError(
-                f"Options.subproblem must be 'exact' or 'truncated_cg', got {self.subproblem!r}."
+                "Options.subproblem must be 'auto', 'exact' or 'truncated_cg', got "
+                f"{self.subproblem!r}."
             )
         if self.fd_scheme not in _SCHEMES:
             raise ValueError(
@@ -296,8 +307,15 @@ class Options:
                 f"Options.radius_init (Δ₀ = {radius}) exceeds radius_max (Δ_max = {radius_max})."
             )
         radius_tol = self.radius_tol if self.radius_tol is not None else 0.01 * fd_step * radius
+        subproblem = self.subproblem
+        if subproblem == "auto":
+            subproblem = "exact" if n <= EXACT_MAX_N else "truncated_cg"
         return ResolvedParameters(
-            fd_step=fd_step, radius=radius, radius_max=radius_max, radius_tol=radius_tol
+            fd_step=fd_step,
+            radius=radius,
+            radius_max=radius_max,
+            radius_tol=radius_tol,
+            subproblem=subproblem,
         )
 
     @classmethod
@@ -306,15 +324,23 @@ class Options:
         defaults"): the absolute Δ_tol = 1e-13, no xtol/ftol test, no noise handling,
         and a history of the whole budget.  The benchmarks use them, so that their
         profiles compare with the paper's."""
-        paper = {"radius_tol": 1e-13, "xtol": None, "ftol": None, "history_size": None}
+        paper = {
+            "radius_tol": 1e-13,
+            "xtol": None,
+            "ftol": None,
+            "history_size": None,
+            "subproblem": "exact",
+        }
         return cls(**{**paper, "noise_level": None, **changes})
 
 
 @dataclasses.dataclass(frozen=True)
 class ResolvedParameters:
-    """τ₀, Δ₀, Δ_max and Δ_tol after the dtype-dependent defaults are filled in."""
+    """τ₀, Δ₀, Δ_max and Δ_tol after the dtype-dependent defaults are filled in, and the
+    subproblem solver chosen for n (``"exact"`` or ``"truncated_cg"``)."""
 
     fd_step: float
     radius: float
     radius_max: float
     radius_tol: float
+    subproblem: str = "exact"

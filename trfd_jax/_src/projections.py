@@ -1,6 +1,10 @@
 """Euclidean projections used by the constrained subproblem.
 
 * :func:`project_box_ball` — exact projection onto {l ≤ d ≤ u} ∩ {‖d‖ ≤ Δ} (l ≤ 0 ≤ u).
+* :func:`project_simplex`, :func:`project_l1_ball` — the sort-based projections (Held,
+  Wolfe & Crowder 1974; Duchi et al. 2008) with prefix sums that round alike batched and
+  unbatched (optax's use ``cumsum`` and ``sum``, which a ``vmap`` may sum in another
+  order: a vmapped start then left a lone one after a few iterations).
 * :func:`dykstra` — Dykstra's alternating projections onto an intersection of closed
   convex sets (Boyle & Dykstra 1986; Bauschke & Combettes, Convex Analysis, §30.2).
 """
@@ -11,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from trfd_jax._src import linalg
@@ -22,6 +27,40 @@ def project_ball(d: Array, radius: Array) -> Array:
     """argmin ‖p − d‖ s.t. ‖p‖ ≤ Δ: d scaled back to the sphere if it is outside."""
     norm = linalg.norm(d)
     return linalg.as_rounded(d * jnp.minimum(1.0, radius / jnp.where(norm > 0, norm, 1.0)))
+
+
+# Up to this n the prefix sums are n tree sums over masked copies (O(n²) adds, rounded
+# alike in every batch); above it, ``jnp.cumsum`` (O(n), its order is XLA's).
+PREFIX_TREE_MAX = 256
+
+
+def _prefix_sums(u: Array) -> Array:
+    n = u.shape[0]
+    if n > PREFIX_TREE_MAX:
+        return jnp.cumsum(u)
+    upto = jnp.arange(n)[None, :] <= jnp.arange(n)[:, None]  # row k: entries 0..k
+    return linalg.tree_sum(jnp.where(upto, u[None, :], 0.0))
+
+
+def project_simplex(x: Array, scale: Array) -> Array:
+    """argmin ‖p − x‖ s.t. p ≥ 0, Σ p = ``scale`` (> 0): p = max(x − θ, 0), θ from the
+    sorted entries u₁ ≥ … ≥ u_n: θ = (Σ_{i≤ρ} u_i − scale)/ρ for the largest ρ with
+    u_ρ > (Σ_{i≤ρ} u_i − scale)/ρ."""
+    n = x.shape[0]
+    u = -jnp.sort(-x)
+    # 1/ρ as constants: XLA turns a division by a constant into a product by its
+    # reciprocal in some programs and not in others.
+    reciprocals = jnp.asarray(1.0 / np.arange(1, n + 1), x.dtype)
+    thresholds = (_prefix_sums(u) - scale) * reciprocals
+    rho = jnp.max(jnp.where(u > thresholds, jnp.arange(n), 0))  # u₁ > θ₁ always holds
+    return jnp.maximum(x - thresholds[rho], 0.0)
+
+
+def project_l1_ball(x: Array, radius: Array) -> Array:
+    """argmin ‖p − x‖ s.t. ‖p‖₁ ≤ ``radius``: x if inside, else sign(x) times the
+    projection of |x| onto the simplex of that scale."""
+    inside = linalg.tree_sum(jnp.abs(x)) <= radius
+    return jnp.where(inside, x, jnp.sign(x) * project_simplex(jnp.abs(x), radius))
 
 
 def project_box_ball(z: Array, lower: Array, upper: Array, radius: Array) -> Array:

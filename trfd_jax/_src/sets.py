@@ -30,7 +30,13 @@ import numpy as np
 import optax.projections as optax_proj
 
 from trfd_jax._src import linalg
-from trfd_jax._src.projections import dykstra, project_ball, project_box_ball
+from trfd_jax._src.projections import (
+    dykstra,
+    project_ball,
+    project_box_ball,
+    project_l1_ball,
+    project_simplex,
+)
 
 Array = jax.Array
 
@@ -95,8 +101,9 @@ def _standard_promotion(fn: Callable[..., Array]) -> Callable[..., Array]:
 
 
 _box = _standard_promotion(optax_proj.projection_box)
-_l1_ball = _standard_promotion(optax_proj.projection_l1_ball)
-_simplex = _standard_promotion(optax_proj.projection_simplex)
+# The ℓ1 ball and the simplex: prefix sums that round alike under vmap (projections.py).
+_l1_ball = _standard_promotion(project_l1_ball)
+_simplex = _standard_promotion(project_simplex)
 _non_negative = _standard_promotion(optax_proj.projection_non_negative)
 
 

@@ -69,8 +69,9 @@ _MESSAGES = {
         "(relative, Options.xtol and Options.ftol)."
     ),
     Status.NONFINITE_VALUES: (
-        "Failed: f was NaN or inf at the finite-difference points around x until Δ fell to "
-        "radius_tol; x is the best point with a finite value, not a stationary point."
+        "Failed: f was NaN or inf at the finite-difference points around x, 16 gradients "
+        "in a row (each with half the step before) or until Δ fell to radius_tol; x is the "
+        "best point with a finite value, not a stationary point."
     ),
     Status.PROJECTION_FAILED: (
         "Failed: the projection onto Ω did not reach Ω (its iterations did not converge), "
@@ -184,5 +185,5 @@ def result(problem: object, state: State) -> Result:
         residuals=record.best_residuals,
         jacobian=state.model.jacobian,
         aux=record.best_aux,
-        **state.counters._asdict(),
+        **{k: v for k, v in state.counters._asdict().items() if k != "failed_gradients"},
     )

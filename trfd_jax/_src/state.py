@@ -31,6 +31,7 @@ class StepKind(enum.IntEnum):
     CENTRAL_DIFFERENCES = 7  # forward differences met the noise floor: central ones now
     NOISE_FLOOR = 8  # central τ at its floor, sought decrease < ε_f and Δ < τ√n: stop
     NOISE_ESTIMATE = 9  # ε_f and L̂ estimated in place of the gradient, due next iteration
+    MODEL_RESET = 10  # at the noise floor: H reset to the measured curvatures, once, not a stop
 
 
 class Iterate(NamedTuple):
@@ -74,6 +75,14 @@ class Region(NamedTuple):
     # () int32: iterations in a row, central at the floor, seeking < ε_f (None without noise
     # handling, so that the paper's program is unchanged)
     quiet: Array | None
+    # (n,) s_j ≥ 1: the central stencil steps τ s_j along e_j, s_j from its own second
+    # differences where f is flatter than L̂ (noise.coordinate_scales; None without noise
+    # handling)
+    fd_scale: Array | None = None
+    # (n,) L_j, the curvature along e_j the central stencil measured (0: not yet), and ()
+    # int32 how many times H was reset to diag(L_j) at the noise floor (None without noise)
+    axis_curvature: Array | None = None
+    resets: Array | None = None
 
 
 class Counters(NamedTuple):
@@ -85,6 +94,9 @@ class Counters(NamedTuple):
     n_type_ii: Array
     n_search: Array  # search steps tried
     n_search_successful: Array  # search steps accepted
+    # Gradients in a row with a NaN or inf value (a non-finite storm ends the run early:
+    # stopping.MAX_FAILED_GRADIENTS); internal, not in the Result.
+    failed_gradients: Array
 
     @classmethod
     def zeros(cls) -> Counters:

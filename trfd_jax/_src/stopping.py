@@ -24,6 +24,12 @@ Array = jax.Array
 
 _INT = jnp.int32
 
+MAX_FAILED_GRADIENTS = 16
+"""Gradients in a row with a NaN or inf value that end the run (``NONFINITE_VALUES``).
+Each failure halves τ and Δ (Step 1), so by then f was not finite anywhere on stencils
+2¹⁶ times shorter than the first: the run would only spend ~n evaluations per halving
+until Δ reached Δ_tol (some 33 halvings from Δ₀ = 1) to end the same way."""
+
 
 def evaluations_still_needed(problem: Any, state: State) -> Array:
     """The evaluations the rest of the iteration cannot do without: the gradient at x_k if
@@ -36,7 +42,7 @@ def evaluations_still_needed(problem: Any, state: State) -> Array:
     region = state.region
     central = region.central if fd.switchable(problem.options) else None
     gradient_cost = fd.evaluations_needed(
-        problem.constraint, problem.options.fd_scheme, state.iterate.x, region.fd_step, central
+        problem.constraint, problem.options.fd_scheme, state.iterate.x, fd.steps(region), central
     )
     return jnp.where(region.needs_gradient, gradient_cost, 0) + 1
 
@@ -59,6 +65,7 @@ def update_status(problem: Any, state: State) -> State:
         (small, Status.RADIUS_TOL),
         # Δ fell to Δ_tol because nothing could be evaluated, not because x is stationary.
         (small & (state.last_step == StepKind.GRADIENT_FAILED), Status.NONFINITE_VALUES),
+        (state.counters.failed_gradients >= MAX_FAILED_GRADIENTS, Status.NONFINITE_VALUES),
         (small & (state.last_step == StepKind.INFEASIBLE_TRIAL), Status.PROJECTION_FAILED),
         (state.last_step == StepKind.NOISE_FLOOR, Status.NOISE_FLOOR),
     ]

@@ -21,7 +21,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from trfd_jax._src import acceptance, noise, search, stopping, subproblem
+from trfd_jax._src import acceptance, linalg, noise, search, stopping, subproblem
 from trfd_jax._src import finite_differences as fd
 from trfd_jax._src import record as record_lib
 from trfd_jax._src.model import gauss_newton, initial_hessian, model_value, new_hessian
@@ -56,7 +56,7 @@ def init(problem: Problem, x0: Array) -> State:
     zeros = jnp.zeros(n, dtype)
     hessian = initial_hessian(problem.options.hessian, n, dtype)
     # H₀ is diagonal (I or 0): its decomposition is known, no eigh to compile or run.
-    eigenvalues, eigenvectors = jnp.diagonal(hessian), jnp.eye(n, dtype=dtype)
+    eigenvalues, eigenvectors = subproblem.diagonal_eigh(problem, hessian)
     x_ok = jnp.all(jnp.isfinite(x0))
     feasible = record_lib.inside(problem.constraint, x0[None])[0]
     points, active, counts = x0[None], (x_ok & feasible)[None], x_ok[None]
@@ -142,8 +142,24 @@ def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jn
     if level is None or level == "auto":
         tries = jnp.zeros((), _INT)
         quiet = None if level is None else jnp.zeros((), _INT)
+        if level is None:
+            return Region(
+                radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false, None
+            )
         return Region(
-            radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false, quiet
+            radius,
+            fd_step,
+            jnp.asarray(True),
+            zero,
+            zero,
+            tries,
+            false,
+            zero,
+            false,
+            jnp.zeros((), _INT),
+            jnp.ones(n, dtype),
+            jnp.zeros(n, dtype),
+            jnp.zeros((), _INT),
         )
     level = jnp.asarray(level, dtype)
     floor = noise.fd_floor(problem.options.fd_scheme, level, curvature).astype(dtype)
@@ -153,7 +169,19 @@ def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jn
     curvature = curvature.astype(dtype)
     quiet = jnp.zeros((), _INT)
     return Region(
-        radius, fd_step, jnp.asarray(True), level, floor, tries, false, curvature, false, quiet
+        radius,
+        fd_step,
+        jnp.asarray(True),
+        level,
+        floor,
+        tries,
+        false,
+        curvature,
+        false,
+        quiet,
+        jnp.ones(n, dtype),
+        jnp.zeros(n, dtype),
+        jnp.zeros((), _INT),
     )
 
 
@@ -179,10 +207,11 @@ def gradient_step(
     scheme = opts.fd_scheme
     x, region, model = state.iterate.x, state.region, state.model
     switchable = fd.switchable(opts)
+    steps = fd.steps(region)
     if switchable:
-        points, needed = fd.switched_stencil(problem.constraint, x, region.fd_step, region.central)
+        points, needed = fd.switched_stencil(problem.constraint, x, steps, region.central)
     else:
-        points, needed = fd.stencil(problem.constraint, scheme, x, region.fd_step)
+        points, needed = fd.stencil(problem.constraint, scheme, x, steps)
     k = points.shape[0]
     evaluated, rows = points, active & needed
     if estimate is not None:
@@ -243,13 +272,32 @@ def gradient_step(
             radius=region.radius * opts.radius_decrease,
             fd_step=jnp.maximum(region.fd_step * opts.fd_step_decrease, region.fd_floor),
         ),
-        counters=state.counters._replace(nit=state.counters.nit + 1),
+        counters=state.counters._replace(
+            nit=state.counters.nit + 1, failed_gradients=state.counters.failed_gradients + 1
+        ),
         last_step=jnp.asarray(StepKind.GRADIENT_FAILED, _INT),
     )
     good_region = region._replace(needs_gradient=jnp.asarray(False))
+    if region.fd_scale is not None:  # the central stencil's steps follow f's curvature
+        central = region.central if switchable else jnp.asarray(scheme == "central")
+        scale, curvature = noise.coordinate_scales(
+            region, state.iterate.f, evaluation.values, x, points
+        )
+        good_region = good_region._replace(
+            fd_scale=jnp.where(central, scale, region.fd_scale).astype(region.fd_scale.dtype),
+            axis_curvature=jnp.where(central, curvature, region.axis_curvature).astype(
+                region.axis_curvature.dtype
+            ),
+        )
     if reliable is not None:
         learned = model.has_prev & ok & reliable
         good_region = noise.learned_floor(scheme, good_region, hessian, learned)
+    reset = None
+    if region.resets is not None:  # the first time every axis curvature is measured
+        reset = (region.resets == 0) & noise.settled(good_region)
+        good_region = good_region._replace(
+            resets=good_region.resets + reset.astype(good_region.resets.dtype)
+        )
     good = new._replace(
         model=model._replace(
             gradient=g,
@@ -259,7 +307,10 @@ def gradient_step(
             jacobian=jacobian,
         ),
         region=good_region,
+        counters=state.counters._replace(failed_gradients=jnp.zeros((), _INT)),
     )
+    if reset is not None:
+        good = _reset_model(problem, good, reset)
     new = select(active, select(ok, good, failed), state)
     if estimated is not None:
         new = select(estimate, estimated, new)
@@ -330,7 +381,12 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     quiet = region.quiet
     if quiet is not None:
         last_stencil = region.central if fd.switchable(opts) else jnp.asarray(True)
-        quiet = jnp.where(below_noise & last_stencil, quiet + 1, 0).astype(quiet.dtype)
+        # A successful step on the region's boundary is no sign: the model seeks little
+        # because Δ is small (Δ doubles next), not because f is flat at the noise.
+        growing = success & (linalg.norm(d) >= 0.5 * region.radius)
+        quiet = jnp.where(
+            below_noise & last_stencil, jnp.where(growing, quiet, quiet + 1), 0
+        ).astype(quiet.dtype)
         at_floor = at_floor | (quiet >= noise.QUIET_STEPS)
     # Forward differences turn into central ones (error O(ε_f/τ + τ²) in place of
     # O(ε_f/τ + τ)), with a new gradient, at the first sign; central ones stop at both.
@@ -343,10 +399,20 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         fd_step = jnp.where(switch, jnp.maximum(fd_step, central_floor), fd_step)
         fd_floor = jnp.where(switch, central_floor, fd_floor)
         at_floor = at_floor & region.central
+    # Before the floor ends the run, H is reset once to the curvatures the central stencil
+    # measured along the axes: a BFGS matrix built from noisy gradients can hold a
+    # curvature far too large along a flat axis, so that the model seeks less than ε_f
+    # there while f still falls (weights 1 to 1e6: stopped at f = 0.06 instead of 1e-6).
+    reset = jnp.asarray(False)
+    if region.resets is not None:
+        measured = jnp.any(region.axis_curvature > 0)
+        reset = at_floor & measured & (region.resets < noise.MAX_RESETS)
+        at_floor = at_floor & ~reset
     kind = jnp.where(
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
     kind = jnp.where(at_floor, StepKind.NOISE_FLOOR, kind)
+    kind = jnp.where(reset, StepKind.MODEL_RESET, kind)
     kind = jnp.where(switch, StepKind.CENTRAL_DIFFERENCES, kind)
     kind = jnp.where(feasible, kind, StepKind.INFEASIBLE_TRIAL)
     residuals = None if evaluation.residuals is None else evaluation.residuals[0]
@@ -362,7 +428,8 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
             fd_floor=fd_floor,
             needs_gradient=success | type_ii | switch,
             central=region.central | switch,
-            quiet=quiet,
+            quiet=quiet if quiet is None else jnp.where(reset, 0, quiet).astype(quiet.dtype),
+            resets=None if region.resets is None else region.resets + reset.astype(_INT),
         ),
         counters=counters._replace(
             nit=counters.nit + 1,
@@ -372,7 +439,33 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         ),
         last_step=kind.astype(_INT),
     )
+    if region.resets is not None:
+        new = _reset_model(problem, new, reset)
     return select(active, new, state)
+
+
+def _reset_model(problem: Problem, state: State, reset: Array) -> State:
+    """Where ``reset``: H = diag(L_j) (``Region.axis_curvature``; H_jj where L_j is not
+    measured), no quasi-Newton pair (the next pair starts from this H) and Δ ≥ 2 τ √n."""
+    model = state.model
+    curvature = state.region.axis_curvature
+    hessian = jnp.diag(jnp.where(curvature > 0, curvature, jnp.diagonal(model.hessian)))
+    hessian = hessian.astype(model.hessian.dtype)
+    eigenvalues, eigenvectors = subproblem.diagonal_eigh(problem, hessian)
+    diagonal = model._replace(
+        hessian=hessian,
+        eigenvalues=eigenvalues,
+        eigenvectors=eigenvectors,
+        has_prev=jnp.asarray(False),
+    )
+    chosen = jax.tree.map(lambda a, b: jnp.where(reset, a, b), diagonal, model)
+    # Δ back to at least 2 τ √n (as at Step 0): Δ below the stencil is the floor's sign,
+    # and the new model must get steps it can be judged by.
+    region = state.region
+    n = state.iterate.x.shape[0]
+    radius = jnp.maximum(region.radius, 2.0 * region.fd_step * math.sqrt(n))
+    radius = jnp.where(reset, radius, region.radius).astype(region.radius.dtype)
+    return state._replace(model=chosen, region=region._replace(radius=radius))
 
 
 def step(problem: Problem, state: State) -> State:

@@ -4,9 +4,11 @@ Extended Rosenbrock in dimension n ∈ {10, 100, 1000} (by default), a fixed num
 iterations (``--iterations``, every one with a new gradient early on), budget 100 (n + 1).
 Each n runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its
 own.  Per iteration, TRFD-S costs n (+1) evaluations, a BFGS update (O(n²)) and, for the
-exact subproblem, an eigendecomposition (O(n³)); the table shows how each n scales.
+exact subproblem, an eigendecomposition (O(n³)); the table shows how each n scales, for
+each subproblem solver, and which one ``subproblem="auto"`` (the default) picks.
 
     python -m trfd_jax.benchmarks.scale [--dims 10 100 1000] [--repeats 5]
+        [--subproblems exact truncated_cg]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from trfd_jax._src.options import EXACT_MAX_N
 from trfd_jax.benchmarks.machine import machine_info
 
 
@@ -64,7 +67,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--subproblem", choices=["exact", "truncated_cg"], default="exact")
+    parser.add_argument(
+        "--subproblems",
+        nargs="*",
+        choices=["exact", "truncated_cg", "auto"],
+        default=["exact", "truncated_cg"],
+    )
+    parser.add_argument("--subproblem", default="exact", help=argparse.SUPPRESS)  # child
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -72,28 +81,33 @@ def main(argv: list[str] | None = None) -> list[dict]:
         return []
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores, jax {info['jax']} ({info['backend']})")
+    print(f"extended Rosenbrock, {args.iterations} iterations, medians of {args.repeats}")
     print(
-        f"extended Rosenbrock, {args.iterations} iterations, subproblem {args.subproblem}, "
-        f"medians of {args.repeats}"
+        f"{'n':>6} {'subproblem':<13}{'ms/iter':>11}{'µs/eval':>10}{'nfev':>8}"
+        f"{'compile s':>11}{'peak MB':>10}  auto picks"
     )
-    print(f"{'n':>6}{'ms/iter':>11}{'µs/eval':>10}{'nfev':>8}{'compile s':>11}{'peak MB':>10}")
     rows = []
     for n in args.dims:
-        out = subprocess.run(
-            [sys.executable, "-m", "trfd_jax.benchmarks.scale", "--child", str(n),
-             "--iterations", str(args.iterations), "--repeats", str(args.repeats),
-             "--subproblem", args.subproblem],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(row)
-        print(
-            f"{n:>6}{row['ms_per_iteration']:>11.3f}{row['us_per_evaluation']:>10.2f}"
-            f"{row['nfev']:>8}{row['compile_s']:>11.2f}{row['peak_rss_mb']:>10.0f}"
-        )
+        auto = "exact" if n <= EXACT_MAX_N else "truncated_cg"
+        for subproblem in args.subproblems:
+            out = subprocess.run(
+                [sys.executable, "-m", "trfd_jax.benchmarks.scale", "--child", str(n),
+                 "--iterations", str(args.iterations), "--repeats", str(args.repeats),
+                 "--subproblem", subproblem],
+                check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            row.update(subproblem=subproblem, auto=auto)
+            rows.append(row)
+            print(
+                f"{n:>6} {subproblem:<13}{row['ms_per_iteration']:>11.3f}"
+                f"{row['us_per_evaluation']:>10.2f}{row['nfev']:>8}{row['compile_s']:>11.2f}"
+                f"{row['peak_rss_mb']:>10.0f}  {auto}",
+                flush=True,
+            )
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"machine": info, "subproblem": args.subproblem, "rows": rows}
+        payload = {"machine": info, "rows": rows}
         args.out.write_text(json.dumps(payload, indent=2))
     return rows
 

@@ -27,6 +27,7 @@ from trfd_jax._src.subproblem.truncated_cg import solve_truncated_cg
 Array = jax.Array
 
 __all__ = [
+    "diagonal_eigh",
     "eigh",
     "masked_eigh",
     "needs_eigh",
@@ -38,8 +39,25 @@ __all__ = [
 
 def needs_eigh(problem: Any) -> bool:
     """Whether the subproblem uses H's eigendecomposition: the exact solver needs Q and λ,
-    the constrained one ‖H‖₂ = max |λ|; truncated CG needs neither."""
-    return problem.constraint is not None or problem.options.subproblem == "exact"
+    the constrained one ‖H‖₂ = max |λ|; truncated CG needs neither (with a constraint, it
+    bounds ‖H‖₂ without one: :func:`hessian_norm_bound`)."""
+    return problem.parameters.subproblem == "exact"
+
+
+def diagonal_eigh(problem: Any, hessian: Array) -> tuple[Array, Array]:
+    """The decomposition (λ, Q) of a diagonal H (H₀, or H reset): its diagonal and I.
+    Without a solver that uses Q, Q is kept as a (0, n) array: at large n an unused
+    n × n identity would be the largest array of the state."""
+    n = hessian.shape[0]
+    rows = n if needs_eigh(problem) else 0
+    return jnp.diagonal(hessian), jnp.eye(rows, n, dtype=hessian.dtype)
+
+
+def hessian_norm_bound(hessian: Array) -> Array:
+    """An upper bound of ‖H‖₂ for symmetric H in O(n²): min(‖H‖_F, ‖H‖_∞) (FISTA's step
+    needs a Lipschitz constant at least ‖H‖₂; a larger one only shortens its steps)."""
+    frobenius = linalg.norm(hessian.reshape(-1))
+    return jnp.minimum(frobenius, jnp.max(jnp.sum(jnp.abs(hessian), axis=1)))
 
 
 def refresh_eigh(problem: Any, active: Array, hessian: Array, model: Any) -> tuple[Array, Array]:
@@ -79,13 +97,16 @@ def solve(
 
 def _solve(problem, x, g, hessian, radius, eig):
     opts = problem.options
-    if problem.constraint is None and opts.subproblem == "truncated_cg":
+    exact = problem.parameters.subproblem == "exact"
+    if problem.constraint is None and not exact:
         max_iter = max(opts.subproblem_max_iter, 2 * x.shape[0])
         return solve_truncated_cg(g, hessian, radius, max_iter, opts.cg_tol)
     if problem.constraint is None:
         lam, q = eigh(hessian) if eig is None else eig
         return solve_in_eigenbasis(g, hessian, lam, q, radius, opts.subproblem_max_iter)
-    if eig is None:
+    if not exact:
+        hessian_norm = hessian_norm_bound(hessian)
+    elif eig is None:
         hessian_norm = jnp.max(jnp.abs(jnp.linalg.eigvalsh(hessian)))  # no vectors needed
     else:
         hessian_norm = jnp.max(jnp.abs(eig[0]))
