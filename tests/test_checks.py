@@ -117,3 +117,33 @@ def test_verbose_and_progress_are_true_or_false(flag):
     for name in ("verbose", "progress"):
         with pytest.raises(TypeError, match=f"{name} must be True or False"):
             trfd_jax.minimize(sphere, jnp.ones(2), **{name: flag})
+
+
+def test_a_radius_tol_not_below_the_initial_radius_is_refused():
+    # It stopped at x0 after 3 evaluations and called it converged (issue 32).
+    with pytest.raises(ValueError, match=r"radius_tol .* must be below the initial radius"):
+        trfd_jax.minimize(lambda x: jnp.sum(x**2), jnp.ones(2), options=Options(radius_tol=2.0))
+
+
+def test_python_control_flow_on_x_is_named_with_the_fix():
+    def branchy(x):
+        if x[0] > 0:  # a Python `if` on a traced value
+            return jnp.sum(x**2)
+        return jnp.sum(x)
+
+    with pytest.raises(TypeError, match=r"'branchy' cannot be traced.*jnp.where.*black_box"):
+        trfd_jax.minimize(branchy, jnp.ones(2))
+
+
+def test_differentiating_through_a_solve_is_a_clear_error_and_no_tangent_passes():
+    def solve_x(a):
+        return trfd_jax.minimize(lambda x, a: jnp.sum((x - a) ** 2), jnp.zeros(2), args=a).x
+
+    with pytest.raises(TypeError, match=r"not differentiable.*implicit function theorem"):
+        jax.grad(lambda a: solve_x(a)[0])(jnp.ones(2))
+    with pytest.raises(TypeError, match="not differentiable"):
+        jax.jvp(solve_x, (jnp.ones(2),), (jnp.ones(2),))
+    # A derivative of something else around a solve is not refused.
+    fixed = jnp.array([0.5, -0.5])
+    value = jax.grad(lambda z: z * jnp.sum(solve_x(fixed)))(2.0)
+    np.testing.assert_allclose(value, 0.0, atol=1e-6)

@@ -1,5 +1,6 @@
 """ECnoise (trfd_jax._src.noise): the estimate against the true noise level."""
 
+import types
 import warnings
 
 import jax
@@ -66,6 +67,7 @@ def test_too_few_values_is_a_value_error():
 
 import trfd_jax  # noqa: E402
 from trfd_jax import Options, Status  # noqa: E402
+from trfd_jax._src import finite_differences as fd_lib  # noqa: E402
 from trfd_jax._src import noise as noise_lib  # noqa: E402
 from trfd_jax._src.state import StepKind  # noqa: E402
 
@@ -158,8 +160,9 @@ def test_at_the_noise_floor_the_radius_is_not_driven_below_the_stencil(weights, 
     # badly scaled quadratic let Δ fall to 0.1 τ √n, ending at f = 0.9).  The stop comes
     # with central differences.  On the badly scaled quadratic, one τ for every axis left
     # the flattest one at 1.2 on some noise draws (seeds 14, 19, 21 here; seed 7 on an
-    # AVX-512 CPU): the central steps now follow each axis's curvature and H is reset to
-    # it (noise.coordinate_scales), so several draws must all reach the minimizer.
+    # AVX-512 CPU): the central steps now follow each axis's curvature and H is rescaled
+    # to it (noise.coordinate_scales, noise.rescaled_hessian), so several draws must all
+    # reach the minimizer.
     w = jnp.asarray(weights)
     for seed in seeds:
         noise_seed = jnp.asarray(seed, jnp.uint32)  # data: one compiled step for all seeds
@@ -465,3 +468,40 @@ def test_a_host_objective_in_a_thin_box_goes_through_the_central_switch_inside_i
     assert len(points) == int(r.nfev) < 300
     assert np.all(points >= lower) and np.all(points <= upper)
     assert 1e-3 / 3 <= float(r.noise) <= 3e-3
+
+
+def test_the_central_stencil_measures_each_axis_curvature_and_sets_its_step():
+    # f = Σ w_j x_j² + 0 noise within the bound: the second differences are 2 w_j, and the
+    # step along e_j is (3 ε_f / L_j)^{1/3}, at least τ, at most SCALE_MAX τ.
+    w = jnp.array([1.0, 1e2, 1e4, 1e6])
+    x = jnp.array([0.3, -0.2, 0.1, 0.05])
+    tau, level = 1e-3, 1e-6
+    points, _ = fd_lib.stencil(None, "central", x, jnp.asarray(tau))
+    values = jax.vmap(lambda p: jnp.sum(w * p**2))(points)
+    region = types.SimpleNamespace(
+        noise=jnp.asarray(level),
+        fd_step=jnp.asarray(tau),
+        fd_scale=jnp.ones(4),
+        axis_curvature=jnp.zeros(4),
+    )
+    scale, curvature = noise_lib.coordinate_scales(region, jnp.sum(w * x**2), values, x, points)
+    # Measured where the second difference stands above its noise 4 ε_f / τ² = 4.
+    np.testing.assert_allclose(curvature, [0.0, 200.0, 2e4, 2e6], rtol=1e-6)
+    expected = np.clip(np.cbrt(3 * level / np.maximum(2 * w, 4 * level / tau**2)) / tau, 1, 1e3)
+    np.testing.assert_allclose(scale, expected, rtol=1e-6)
+
+
+def test_a_rescaled_hessian_takes_the_measured_diagonal_and_stays_positive_definite():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(4, 4))
+    h = jnp.asarray(a @ a.T + 4.0 * np.eye(4))
+    measured = jnp.asarray(np.diag(h) * np.array([1.0, 10.0, 0.05, 2.0]))
+    measured = measured.at[3].set(0.0)  # not measured: kept
+    out = np.asarray(noise_lib.rescaled_hessian(h, measured))
+    # Off by more than 4×: H_jj becomes L_j; within 4× or unmeasured: unchanged.
+    np.testing.assert_allclose(np.diag(out), [h[0, 0], measured[1], measured[2], h[3, 3]])
+    np.testing.assert_allclose(out, out.T)
+    assert np.all(np.linalg.eigvalsh(out) > 0)
+    # Coupling kept: the correlation matrix of H is unchanged.
+    corr = lambda m: m / np.sqrt(np.outer(np.diag(m), np.diag(m)))  # noqa: E731
+    np.testing.assert_allclose(corr(out), corr(np.asarray(h)), rtol=1e-12)

@@ -134,7 +134,17 @@ def make_objective(
         return Objective(fun, m), args
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}.")
-    closed, out = jax.make_jaxpr(lambda x, a: call(fun, x, a), return_shape=True)(x0, args)
+    try:
+        closed, out = jax.make_jaxpr(lambda x, a: call(fun, x, a), return_shape=True)(x0, args)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError) as e:
+        # (TracerBoolConversionError and TracerIntegerConversionError are subclasses.)
+        name = getattr(fun, "__name__", type(fun).__name__)
+        raise TypeError(
+            f"the objective {name!r} cannot be traced by JAX: {type(e).__name__} (a Python "
+            "`if`/`while`/`bool()`/`int()` on a value that depends on x, or NumPy code).  "
+            "Write the branch with jnp.where or jax.lax.cond, or wrap a NumPy objective "
+            "with trfd_jax.black_box(fn).  JAX's message follows."
+        ) from e
     out_tree = jax.tree.structure(out)
     aux = None
     if has_aux:

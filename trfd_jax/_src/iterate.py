@@ -185,6 +185,28 @@ def compiled_programs() -> int:
     return _run_jit_cpu._cache_size() + _run_jit_default._cache_size()
 
 
+@jax.custom_jvp
+def _not_differentiated(inputs: Any) -> Any:
+    """The identity, whose derivative is a clear error: the solver's iterations are not a
+    function JAX can differentiate (comparisons, finite differences, a while loop), and a
+    derivative of ``Result.x`` through them would be wrong, not merely slow.  Inputs that
+    carry no tangent pass (``jax.grad`` of something else around a solve works)."""
+    return inputs
+
+
+@_not_differentiated.defjvp
+def _not_differentiated_jvp(primals: Any, tangents: Any) -> Any:
+    raise TypeError(
+        "trfd_jax's solvers are not differentiable: jax.grad/jvp reached x0, args or the "
+        "constraint of minimize/least_squares.  The run is a sequence of accept/reject "
+        "decisions, so a derivative through it would be wrong.  For derivatives of the "
+        "solution x*(args), differentiate its optimality condition ∇f(x*, args) = 0 (the "
+        "implicit function theorem: dx*/dargs = −∇²f⁻¹ ∂∇f/∂args, as optimistix's "
+        "ImplicitAdjoint does), or wrap the inputs in jax.lax.stop_gradient if no "
+        "derivative was meant."
+    )
+
+
 def solve(problem: Problem, x0: Array) -> Result:
     """Run the compiled solver; re-raise a host function's own exception.
 
@@ -192,6 +214,7 @@ def solve(problem: Problem, x0: Array) -> Result:
     exception into a runtime error; where the run is eager (not inside the caller's
     ``jit``/``vmap``), the original exception is raised in its place.
     """
+    problem, x0 = _not_differentiated((problem, x0))
     host = problem.objective.batched or problem.callback is not None or problem.progress
     if not host or any_tracer((problem, x0)):
         pin = getattr(problem.objective.fun, "pin", None)

@@ -307,6 +307,12 @@ class Options:
                 f"Options.radius_init (Δ₀ = {radius}) exceeds radius_max (Δ_max = {radius_max})."
             )
         radius_tol = self.radius_tol if self.radius_tol is not None else 0.01 * fd_step * radius
+        if radius_tol >= radius:
+            raise ValueError(
+                f"Options.radius_tol (Δ_tol = {radius_tol}) must be below the initial radius "
+                f"(Δ₀ = {radius}): the run would stop at x0 and call it converged.  Lower "
+                "radius_tol or raise radius_init."
+            )
         subproblem = self.subproblem
         if subproblem == "auto":
             subproblem = "exact" if n <= EXACT_MAX_N else "truncated_cg"

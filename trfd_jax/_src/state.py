@@ -31,7 +31,7 @@ class StepKind(enum.IntEnum):
     CENTRAL_DIFFERENCES = 7  # forward differences met the noise floor: central ones now
     NOISE_FLOOR = 8  # central τ at its floor, sought decrease < ε_f and Δ < τ√n: stop
     NOISE_ESTIMATE = 9  # ε_f and L̂ estimated in place of the gradient, due next iteration
-    MODEL_RESET = 10  # at the noise floor: H reset to the measured curvatures, once, not a stop
+    FLOOR_RETRY = 10  # at the noise floor: retried once with Δ restored to 2 τ √n, not a stop
 
 
 class Iterate(NamedTuple):
@@ -80,9 +80,9 @@ class Region(NamedTuple):
     # handling)
     fd_scale: Array | None = None
     # (n,) L_j, the curvature along e_j the central stencil measured (0: not yet), and ()
-    # int32 how many times H was reset to diag(L_j) at the noise floor (None without noise)
+    # int32 how many times the noise floor was retried (None without noise handling)
     axis_curvature: Array | None = None
-    resets: Array | None = None
+    floor_retries: Array | None = None
 
 
 class Counters(NamedTuple):

@@ -265,6 +265,17 @@ def gradient_step(
     hessian = new_hessian(
         opts, model, x, g, jacobian, ok, convex=problem.constraint is not None, reliable=reliable
     )
+    scale = curvature = None
+    if region.fd_scale is not None:  # the central stencil's steps follow f's curvature
+        central = region.central if switchable else jnp.asarray(scheme == "central")
+        scale, curvature = noise.coordinate_scales(
+            region, state.iterate.f, evaluation.values, x, points
+        )
+        scale = jnp.where(central, scale, region.fd_scale).astype(region.fd_scale.dtype)
+        curvature = jnp.where(central, curvature, region.axis_curvature)
+        curvature = curvature.astype(region.axis_curvature.dtype)
+        if opts.hessian in ("bfgs", "sr1"):  # a learned H, not one the options fix
+            hessian = noise.rescaled_hessian(hessian, curvature)
     eigenvalues, eigenvectors = subproblem.refresh_eigh(problem, active, hessian, model)
     new = state._replace(record=record)
     failed = new._replace(
@@ -278,26 +289,11 @@ def gradient_step(
         last_step=jnp.asarray(StepKind.GRADIENT_FAILED, _INT),
     )
     good_region = region._replace(needs_gradient=jnp.asarray(False))
-    if region.fd_scale is not None:  # the central stencil's steps follow f's curvature
-        central = region.central if switchable else jnp.asarray(scheme == "central")
-        scale, curvature = noise.coordinate_scales(
-            region, state.iterate.f, evaluation.values, x, points
-        )
-        good_region = good_region._replace(
-            fd_scale=jnp.where(central, scale, region.fd_scale).astype(region.fd_scale.dtype),
-            axis_curvature=jnp.where(central, curvature, region.axis_curvature).astype(
-                region.axis_curvature.dtype
-            ),
-        )
+    if scale is not None:
+        good_region = good_region._replace(fd_scale=scale, axis_curvature=curvature)
     if reliable is not None:
         learned = model.has_prev & ok & reliable
         good_region = noise.learned_floor(scheme, good_region, hessian, learned)
-    reset = None
-    if region.resets is not None:  # the first time every axis curvature is measured
-        reset = (region.resets == 0) & noise.settled(good_region)
-        good_region = good_region._replace(
-            resets=good_region.resets + reset.astype(good_region.resets.dtype)
-        )
     good = new._replace(
         model=model._replace(
             gradient=g,
@@ -309,8 +305,6 @@ def gradient_step(
         region=good_region,
         counters=state.counters._replace(failed_gradients=jnp.zeros((), _INT)),
     )
-    if reset is not None:
-        good = _reset_model(problem, good, reset)
     new = select(active, select(ok, good, failed), state)
     if estimated is not None:
         new = select(estimate, estimated, new)
@@ -399,20 +393,18 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         fd_step = jnp.where(switch, jnp.maximum(fd_step, central_floor), fd_step)
         fd_floor = jnp.where(switch, central_floor, fd_floor)
         at_floor = at_floor & region.central
-    # Before the floor ends the run, H is reset once to the curvatures the central stencil
-    # measured along the axes: a BFGS matrix built from noisy gradients can hold a
-    # curvature far too large along a flat axis, so that the model seeks less than ε_f
-    # there while f still falls (weights 1 to 1e6: stopped at f = 0.06 instead of 1e-6).
+    # Before the floor ends the run, it is retried once with Δ back to 2 τ √n: forward
+    # differences can have driven Δ far below the central stencil, which then shows the
+    # floor's signs at once (weights 1 to 1e6: stopped at f = 0.3 instead of 1e-6).
     reset = jnp.asarray(False)
-    if region.resets is not None:
-        measured = jnp.any(region.axis_curvature > 0)
-        reset = at_floor & measured & (region.resets < noise.MAX_RESETS)
+    if region.floor_retries is not None:
+        reset = at_floor & (region.floor_retries < noise.FLOOR_RETRIES)
         at_floor = at_floor & ~reset
     kind = jnp.where(
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
     kind = jnp.where(at_floor, StepKind.NOISE_FLOOR, kind)
-    kind = jnp.where(reset, StepKind.MODEL_RESET, kind)
+    kind = jnp.where(reset, StepKind.FLOOR_RETRY, kind)
     kind = jnp.where(switch, StepKind.CENTRAL_DIFFERENCES, kind)
     kind = jnp.where(feasible, kind, StepKind.INFEASIBLE_TRIAL)
     residuals = None if evaluation.residuals is None else evaluation.residuals[0]
@@ -429,7 +421,9 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
             needs_gradient=success | type_ii | switch,
             central=region.central | switch,
             quiet=quiet if quiet is None else jnp.where(reset, 0, quiet).astype(quiet.dtype),
-            resets=None if region.resets is None else region.resets + reset.astype(_INT),
+            floor_retries=(
+                None if region.floor_retries is None else region.floor_retries + reset.astype(_INT)
+            ),
         ),
         counters=counters._replace(
             nit=counters.nit + 1,
@@ -439,33 +433,20 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         ),
         last_step=kind.astype(_INT),
     )
-    if region.resets is not None:
-        new = _reset_model(problem, new, reset)
+    if region.floor_retries is not None:
+        new = _retry_floor(problem, new, reset)
     return select(active, new, state)
 
 
-def _reset_model(problem: Problem, state: State, reset: Array) -> State:
-    """Where ``reset``: H = diag(L_j) (``Region.axis_curvature``; H_jj where L_j is not
-    measured), no quasi-Newton pair (the next pair starts from this H) and Δ ≥ 2 τ √n."""
-    model = state.model
-    curvature = state.region.axis_curvature
-    hessian = jnp.diag(jnp.where(curvature > 0, curvature, jnp.diagonal(model.hessian)))
-    hessian = hessian.astype(model.hessian.dtype)
-    eigenvalues, eigenvectors = subproblem.diagonal_eigh(problem, hessian)
-    diagonal = model._replace(
-        hessian=hessian,
-        eigenvalues=eigenvalues,
-        eigenvectors=eigenvectors,
-        has_prev=jnp.asarray(False),
-    )
-    chosen = jax.tree.map(lambda a, b: jnp.where(reset, a, b), diagonal, model)
-    # Δ back to at least 2 τ √n (as at Step 0): Δ below the stencil is the floor's sign,
-    # and the new model must get steps it can be judged by.
+def _retry_floor(problem: Problem, state: State, reset: Array) -> State:
+    """Where ``reset`` (a retry at the noise floor): Δ ≥ 2 τ √n, as at Step 0, so that the
+    model gets steps it can be judged by."""
+    del problem
     region = state.region
     n = state.iterate.x.shape[0]
     radius = jnp.maximum(region.radius, 2.0 * region.fd_step * math.sqrt(n))
     radius = jnp.where(reset, radius, region.radius).astype(region.radius.dtype)
-    return state._replace(model=chosen, region=region._replace(radius=radius))
+    return state._replace(region=region._replace(radius=radius))
 
 
 def step(problem: Problem, state: State) -> State:
