@@ -461,6 +461,7 @@ def test_long_profile():
             counts["vmap"] += bool(case["vmap"])
         _OBJECTIVES.clear()
         jax.clear_caches()  # a process holds only so many compiled programs' mappings
+        print(f"configuration {index}: {counts}", flush=True)  # progress, with -s
     print(f"long profile, shard {shard} of {shards}: {counts}")
     assert counts["cases"] > 0
 
