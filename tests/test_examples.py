@@ -22,7 +22,11 @@ def test_example_runs(name, capsys):
 @pytest.mark.parametrize(
     "name, expected",
     [
-        ("predator_prey_calibration.py", "of 8 starts reached it"),
+        # Slow (about a minute on 2 cores): tests/test_calibration.py covers the same
+        # calibration in CI; `pytest -m slow` runs the example itself.
+        pytest.param(
+            "predator_prey_calibration.py", "of 8 starts reached it", marks=pytest.mark.slow
+        ),
         ("tune_hyperparameters.py", "validation loss lowered on 4 of 4 seeds"),
     ],
 )
