@@ -354,12 +354,14 @@ def check_case(case: dict) -> None:
         lower, upper = _box_limits(case)
         assert np.all((points >= lower) & (points <= upper))
         assert np.all((x >= lower) & (x <= upper))
-    # The returned point is in Ω (up to the set's feasibility tolerance).
+    # The returned point is in Ω (up to the set's feasibility tolerance, in the coarsest
+    # dtype of x's leaves: a float32 leaf holds x_j only to float32's rounding).
     constraint = _constraint(case).get("constraint")
-    c_dtype = jnp.dtype(_working_dtype(case))
+    x_dtype = jnp.dtype("float32" if "float32" in _leaf_dtypes(case) else "float64")
     if constraint is not None:
-        c = constraint.validate(n, c_dtype)
-        assert bool(c.contains(jnp.asarray(x, c_dtype)))
+        c = constraint.validate(n, x_dtype)
+        assert bool(c.contains(jnp.asarray(x, x_dtype)))
+    c_dtype = jnp.dtype(_working_dtype(case))  # the solver's own test of a point
     # Result.f: the best finite value seen at a feasible point, and x is where it was seen.
     finite = np.isfinite(values)
     if constraint is not None:
