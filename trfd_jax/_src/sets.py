@@ -321,7 +321,7 @@ class L1Ball(_NormBall):
     """Ω = {‖x − center‖₁ ≤ radius} (relaxable). ``center=None``: the origin."""
 
     _project_centered = staticmethod(_l1_ball)
-    _norm = staticmethod(lambda d: jnp.sum(jnp.abs(d)))
+    _norm = staticmethod(lambda d: linalg.tree_sum(jnp.abs(d)))  # alike under vmap
 
 
 _register(L2Ball, ["radius", "center"])
