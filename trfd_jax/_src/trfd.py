@@ -139,28 +139,15 @@ def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jn
     level = problem.options.noise_level
     radius, fd_step = jnp.asarray(params.radius, dtype), jnp.asarray(params.fd_step, dtype)
     zero, false = jnp.zeros((), dtype), jnp.asarray(False)
+    # Per-axis steps, measured axis curvatures and floor retries (noise handling only).
+    axes = None if level is None else (jnp.ones(n, dtype), jnp.zeros(n, dtype), jnp.zeros((), _INT))
     if level is None or level == "auto":
         tries = jnp.zeros((), _INT)
         quiet = None if level is None else jnp.zeros((), _INT)
-        if level is None:
-            return Region(
-                radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false, None
-            )
         return Region(
-            radius,
-            fd_step,
-            jnp.asarray(True),
-            zero,
-            zero,
-            tries,
-            false,
-            zero,
-            false,
-            jnp.zeros((), _INT),
-            jnp.ones(n, dtype),
-            jnp.zeros(n, dtype),
-            jnp.zeros((), _INT),
-        )
+            radius, fd_step, jnp.asarray(True), zero, zero, tries, false, zero, false, quiet,
+            **_axes_fields(axes),
+        )  # fmt: skip
     level = jnp.asarray(level, dtype)
     floor = noise.fd_floor(problem.options.fd_scheme, level, curvature).astype(dtype)
     fd_step = jnp.maximum(fd_step, floor)
@@ -169,20 +156,14 @@ def _initial_region(problem: Problem, curvature: Array | None, n: int, dtype: jn
     curvature = curvature.astype(dtype)
     quiet = jnp.zeros((), _INT)
     return Region(
-        radius,
-        fd_step,
-        jnp.asarray(True),
-        level,
-        floor,
-        tries,
-        false,
-        curvature,
-        false,
-        quiet,
-        jnp.ones(n, dtype),
-        jnp.zeros(n, dtype),
-        jnp.zeros((), _INT),
-    )
+        radius, fd_step, jnp.asarray(True), level, floor, tries, false, curvature, false, quiet,
+        **_axes_fields(axes),
+    )  # fmt: skip
+
+
+def _axes_fields(axes: tuple[Array, Array, Array] | None) -> dict:
+    names = ("fd_scale", "axis_curvature", "floor_retries")
+    return dict(zip(names, (None,) * 3 if axes is None else axes, strict=True))
 
 
 def gradient_step(
@@ -396,15 +377,15 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
     # Before the floor ends the run, it is retried once with Δ back to 2 τ √n: forward
     # differences can have driven Δ far below the central stencil, which then shows the
     # floor's signs at once (weights 1 to 1e6: stopped at f = 0.3 instead of 1e-6).
-    reset = jnp.asarray(False)
+    retry = jnp.asarray(False)
     if region.floor_retries is not None:
-        reset = at_floor & (region.floor_retries < noise.FLOOR_RETRIES)
-        at_floor = at_floor & ~reset
+        retry = at_floor & (region.floor_retries < noise.FLOOR_RETRIES)
+        at_floor = at_floor & ~retry
     kind = jnp.where(
         success, StepKind.SUCCESSFUL, jnp.where(type_i, StepKind.TYPE_I, StepKind.TYPE_II)
     )
     kind = jnp.where(at_floor, StepKind.NOISE_FLOOR, kind)
-    kind = jnp.where(reset, StepKind.FLOOR_RETRY, kind)
+    kind = jnp.where(retry, StepKind.FLOOR_RETRY, kind)
     kind = jnp.where(switch, StepKind.CENTRAL_DIFFERENCES, kind)
     kind = jnp.where(feasible, kind, StepKind.INFEASIBLE_TRIAL)
     residuals = None if evaluation.residuals is None else evaluation.residuals[0]
@@ -420,9 +401,9 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
             fd_floor=fd_floor,
             needs_gradient=success | type_ii | switch,
             central=region.central | switch,
-            quiet=quiet if quiet is None else jnp.where(reset, 0, quiet).astype(quiet.dtype),
+            quiet=quiet if quiet is None else jnp.where(retry, 0, quiet).astype(quiet.dtype),
             floor_retries=(
-                None if region.floor_retries is None else region.floor_retries + reset.astype(_INT)
+                None if region.floor_retries is None else region.floor_retries + retry.astype(_INT)
             ),
         ),
         counters=counters._replace(
@@ -434,18 +415,17 @@ def trust_region_step(problem: Problem, state: State, active: Array) -> State:
         last_step=kind.astype(_INT),
     )
     if region.floor_retries is not None:
-        new = _retry_floor(problem, new, reset)
+        new = _retry_floor(new, retry)
     return select(active, new, state)
 
 
-def _retry_floor(problem: Problem, state: State, reset: Array) -> State:
-    """Where ``reset`` (a retry at the noise floor): Δ ≥ 2 τ √n, as at Step 0, so that the
-    model gets steps it can be judged by."""
-    del problem
+def _retry_floor(state: State, retry: Array) -> State:
+    """Where ``retry`` (at the noise floor): Δ ≥ 2 τ √n, as at Step 0, so that the model
+    gets steps it can be judged by."""
     region = state.region
     n = state.iterate.x.shape[0]
     radius = jnp.maximum(region.radius, 2.0 * region.fd_step * math.sqrt(n))
-    radius = jnp.where(reset, radius, region.radius).astype(region.radius.dtype)
+    radius = jnp.where(retry, radius, region.radius).astype(region.radius.dtype)
     return state._replace(region=region._replace(radius=radius))
 
 
